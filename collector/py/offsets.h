@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* offsets: where the fields the walker reads sit, per CPython minor version. */
+#pragma once
+
+#include <stdint.h>
+
+/*
+ * How the pieces fit:
+ *   - 3.8 .. 3.12: py/cpython/v3_X.h hold copies of only the CPython structs we read, one
+ *     version-suffixed type per layout; offsets.c turns them into one `struct py_offsets` per minor
+ *     with offsetof/sizeof.
+ *   - 3.13+: debugoffsets.c fills the same struct from the target's own _Py_DebugOffsets, after
+ *     checking every size and offset; the enum-like facts that _Py_DebugOffsets does not carry
+ *     (owner values, line-table format, lasti convention) come from a built-in table.
+ * The walker reads fields only through this struct, never through #if on the version. An unknown
+ * or unsupported minor is an error (OFFSETS_E_UNSUPPORTED), never a fallback to a nearby version.
+ */
+
+enum py_frame_model {
+    PY_FRAMES_HEAP = 1,    /* <= 3.10: PyFrameObject linked by f_back, read one by one */
+    PY_FRAMES_CHUNKED,     /* >= 3.11: _PyInterpreterFrame inside per-thread datastack chunks */
+};
+
+enum py_lasti_model {
+    PY_LASTI_BYTES = 1,    /* <= 3.9: int f_lasti is a byte offset into co_code */
+    PY_LASTI_UNITS,        /* 3.10: int f_lasti is an index in 2-byte code units */
+    PY_LASTI_PREV_INSTR,   /* 3.11, 3.12: pointer to the current instruction in co_code_adaptive */
+    PY_LASTI_INSTR_PTR,    /* 3.13+: instr_ptr, pointer into co_code_adaptive */
+};
+
+enum py_linetable_model {
+    PY_LINES_LNOTAB = 1,   /* <= 3.9: co_lnotab */
+    PY_LINES_PEP626,       /* 3.10: co_linetable */
+    PY_LINES_PEP657,       /* 3.11+: co_linetable location table */
+};
+
+#define PY_NO_FIELD UINT32_MAX /* a field that this version does not have */
+
+struct py_offsets {
+    unsigned major, minor;
+    enum py_frame_model frames;
+    enum py_lasti_model lasti;
+    enum py_linetable_model lines;
+
+    /* _PyRuntimeState */
+    uint32_t runtime_interpreters_head;  /* interpreters.head (PyInterpreterState *) */
+
+    /* PyInterpreterState */
+    uint32_t interp_next;
+    uint32_t interp_threads_head;        /* tstate_head (<= 3.10) or threads.head */
+
+    /* PyThreadState: read as one slice of tstate_read_size bytes from its start */
+    uint32_t tstate_read_size;           /* max(offset + field size) over the fields below */
+    uint32_t tstate_next;
+    uint32_t tstate_interp;
+    uint32_t tstate_frame;               /* frame (<= 3.10), cframe (3.11, 3.12), current_frame */
+    uint32_t tstate_thread_id;           /* pthread_t */
+    uint32_t tstate_native_thread_id;    /* PY_NO_FIELD before 3.11 */
+    uint32_t tstate_datastack_chunk;     /* PY_NO_FIELD before 3.11 */
+
+    /* _PyCFrame (3.11, 3.12 only; PY_NO_FIELD otherwise) */
+    uint32_t cframe_current_frame;
+
+    /* PyFrameObject (heap) or _PyInterpreterFrame (chunked) */
+    uint32_t frame_read_size;            /* max(offset + field size) over the fields below */
+    uint32_t frame_previous;             /* f_back or previous */
+    uint32_t frame_code;                 /* f_code or f_executable */
+    uint32_t frame_lasti;                /* f_lasti (int), prev_instr or instr_ptr (pointer) */
+    uint32_t frame_owner;                /* char owner (3.12+); PY_NO_FIELD otherwise */
+    uint8_t owner_cstack;                /* FRAME_OWNED_BY_CSTACK (3 in 3.12/3.13) */
+
+    /* _PyStackChunk (3.11+) */
+    uint32_t chunk_previous, chunk_size, chunk_data;
+
+    /* PyCodeObject: read as one slice of code_read_size bytes */
+    uint32_t code_read_size;
+    uint32_t code_filename, code_name;
+    uint32_t code_qualname;              /* PY_NO_FIELD before 3.11 */
+    uint32_t code_firstlineno;           /* int */
+    uint32_t code_linetable;             /* co_lnotab (<= 3.9) or co_linetable: a bytes object */
+    uint32_t code_adaptive;              /* offset of co_code_adaptive (3.11+), else PY_NO_FIELD */
+
+    /* str: PyASCIIObject / PyCompactUnicodeObject */
+    uint32_t unicode_length;             /* Py_ssize_t length */
+    uint32_t unicode_state;              /* the state bit-field word (uint32) */
+    uint32_t unicode_ascii_size;         /* sizeof(PyASCIIObject): data of compact ASCII strings */
+    uint32_t unicode_compact_size;       /* sizeof(PyCompactUnicodeObject): other compact data */
+
+    /* bytes */
+    uint32_t bytes_size;                 /* ob_size */
+    uint32_t bytes_sval;                 /* ob_sval */
+};
+
+enum {
+    OFFSETS_E_NONE = 0,
+    OFFSETS_E_UNSUPPORTED, /* no table for this minor version */
+    OFFSETS_E_BAD,         /* _Py_DebugOffsets failed a sanity check */
+};
+
+/*
+ * offsets_for_version() - the built-in table for CPython @major.@minor (3.8 .. 3.12).
+ * Returns 0 and sets *out to a static table, or OFFSETS_E_UNSUPPORTED (3.13+ needs
+ * debugoffsets_parse(); anything else is not supported).
+ */
+int offsets_for_version(unsigned major, unsigned minor, const struct py_offsets **out);

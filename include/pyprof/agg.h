@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* agg: the in-memory aggregate of sampled stacks that every output writer reads. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pyprof/strtab.h"
+
+/* One frame. name and file are ids in the aggregate's string table; line 0 means "no line". */
+struct pp_frame {
+    uint32_t name;
+    uint32_t file;
+    uint32_t line;
+};
+
+/* One thread: OS thread id (or the interpreter's id when the OS one is unknown) and a name id. */
+struct pp_thread {
+    uint64_t tid;
+    uint32_t name;
+};
+
+/* A view of one distinct stack; pointers are owned by the aggregate and valid until it changes. */
+struct pp_stack_view {
+    uint32_t thread;       /* index for pp_agg_thread_get() */
+    const uint32_t *fids;  /* frame ids, ROOT FIRST */
+    uint32_t n_fids;
+    uint64_t count;        /* number of samples */
+};
+
+struct pp_agg;
+
+/* pp_agg_new() - an empty aggregate with its own string table. 0, or -ENOMEM. */
+int pp_agg_new(struct pp_agg **out);
+
+/* pp_agg_free() - NULL-safe. Returns NULL. */
+struct pp_agg *pp_agg_free(struct pp_agg *a);
+
+/* pp_agg_strtab() - the aggregate's string table (owned by @a): intern names and files here. */
+struct pp_strtab *pp_agg_strtab(struct pp_agg *a);
+const struct pp_strtab *pp_agg_strtab_const(const struct pp_agg *a);
+
+/*
+ * pp_agg_intern_frame() - the dense id of frame @f (equal frames share an id). 0 or -ENOMEM.
+ * @f's string ids must come from pp_agg_strtab(@a).
+ */
+int pp_agg_intern_frame(struct pp_agg *a, const struct pp_frame *f, uint32_t *out_fid);
+
+/* pp_agg_intern_thread() - the dense index of thread (@tid, @name). 0 or -ENOMEM. */
+int pp_agg_intern_thread(struct pp_agg *a, uint64_t tid, uint32_t name, uint32_t *out_thread);
+
+/*
+ * pp_agg_add() - add @count samples of the stack @fids[0..n_fids) (root first, ids from
+ * pp_agg_intern_frame) on thread @thread. Equal (thread, stack) pairs are merged. @fids is copied;
+ * an empty stack (n_fids 0) is allowed. Returns 0, -ENOMEM (aggregate unchanged) or -EINVAL
+ * (an id out of range). Does not allocate when the (thread, stack) pair was seen before.
+ */
+int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
+               uint64_t count);
+
+/* Accessors. Indices are dense, in order of first insertion. */
+size_t pp_agg_n_stacks(const struct pp_agg *a);
+void pp_agg_stack(const struct pp_agg *a, size_t i, struct pp_stack_view *out);
+uint32_t pp_agg_n_frames(const struct pp_agg *a);
+const struct pp_frame *pp_agg_frame_get(const struct pp_agg *a, uint32_t fid);
+uint32_t pp_agg_n_threads(const struct pp_agg *a);
+const struct pp_thread *pp_agg_thread_get(const struct pp_agg *a, uint32_t thread);
+uint64_t pp_agg_total(const struct pp_agg *a); /* sum of all counts */
