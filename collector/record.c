@@ -1,1 +1,357 @@
-/* SPDX-License-Identifier: MIT */ typedef int pp_stub_28915;
+/* SPDX-License-Identifier: MIT */
+/* record: the `pyprof record` job: find the interpreter, sample it, write the profile. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pyprof/agg.h"
+#include "pyprof/folded.h"
+#include "py/discover.h"
+#include "py/walk.h"
+#include "record.h"
+#include "sys/mem.h"
+#include "target.h"
+
+#define NSEC 1000000000LL
+#define PROGRESS_EVERY (NSEC / 4)
+#define CHILD_POLL_EVERY (NSEC / 10)
+
+struct recording {
+    const struct pyprof_config *cfg;
+    FILE *err;
+    FILE *out;
+    pid_t pid;
+    bool launched;
+    bool child_reaped;
+    int child_status;
+    struct mem mem;
+    struct py_runtime rt;
+    struct pp_agg *agg;
+    struct walker *walker;
+    int64_t started, stopped; /* monotonic ns of sampling */
+    uint64_t late;            /* deadlines missed by more than one period */
+    bool progress;
+    bool progress_shown;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+static void sleep_until(int64_t t)
+{
+    struct timespec ts = { .tv_sec = t / NSEC, .tv_nsec = t % NSEC };
+
+    /* EINTR returns early on purpose: the caller checks for signals. */
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+static void print_perm_help(FILE *err, pid_t pid)
+{
+    fprintf(err,
+            "pyprof: error: permission denied reading the memory of PID %d.\n"
+            "  Run pyprof as root (sudo pyprof record ...) or as the target's user, or give it\n"
+            "  CAP_SYS_PTRACE:\n"
+            "    Docker:      docker run --cap-add SYS_PTRACE ...\n"
+            "    Kubernetes:  securityContext: {capabilities: {add: [SYS_PTRACE]}}\n"
+            "    a binary:    sudo setcap cap_sys_ptrace+ep $(command -v pyprof)\n",
+            (int)pid);
+    if (access("/proc/sys/kernel/yama/ptrace_scope", F_OK) == 0)
+        fprintf(err, "  Yama is active: see /proc/sys/kernel/yama/ptrace_scope (0 = classic).\n");
+}
+
+/* Map a failed discovery to a message and an exit code. */
+static int discovery_failed(struct recording *rc, int r)
+{
+    FILE *err = rc->err;
+
+    switch (r) {
+    case DISCOVER_E_GONE:
+        fprintf(err, "pyprof: error: %s\n", rc->rt.why[0] ? rc->rt.why : "no such process");
+        return PYPROF_EXIT_NOPROC;
+    case DISCOVER_E_PERM:
+        print_perm_help(err, rc->pid);
+        return PYPROF_EXIT_PERM;
+    case DISCOVER_E_UNSUPPORTED:
+        fprintf(err, "pyprof: error: %s\n", rc->rt.why);
+        return PYPROF_EXIT_UNSUPPORTED;
+    case DISCOVER_E_NOTPY:
+        fprintf(err, "pyprof: error: not a Python process: %s\n", rc->rt.why);
+        fprintf(err, "  If it starts Python as a child, point --pid at that child instead.\n");
+        return PYPROF_EXIT_NOTPY;
+    case DISCOVER_E_NOTREADY:
+        fprintf(err,
+                "pyprof: error: found Python %u.%u in %s, but its interpreter did not come up "
+                "within %.0f s\n",
+                rc->rt.major, rc->rt.minor, rc->rt.binary, rc->cfg->startup_timeout);
+        return PYPROF_EXIT_NOTPY;
+    default:
+        fprintf(err, "pyprof: error: looking for Python in PID %d: %s\n", (int)rc->pid,
+                strerror(r < 0 ? -r : EIO));
+        return PYPROF_EXIT_FATAL;
+    }
+}
+
+/* Pass a signal on to a launched child unless the terminal already sent it to the child. */
+static bool handle_signal(struct recording *rc)
+{
+    bool from_tty = false;
+    int sig = target_signal_take(&from_tty);
+
+    if (!sig)
+        return false;
+    if (rc->launched && !rc->child_reaped && !from_tty)
+        kill(rc->pid, sig);
+    return true;
+}
+
+static bool child_gone(struct recording *rc)
+{
+    if (!rc->launched || rc->child_reaped)
+        return rc->child_reaped;
+    rc->child_reaped = target_exited(rc->pid, &rc->child_status);
+    return rc->child_reaped;
+}
+
+/*
+ * Wait until the interpreter is up: retry discovery (no fixed sleep) with a short backoff until
+ * it succeeds, fails for good, the launched child exits, or the start-up timeout passes.
+ * Returns 0 with the interpreter head in *head, 1 when stopped by a signal or an early exit of
+ * the child (nothing to sample), or an exit code > 1 after printing why.
+ */
+static int wait_for_interpreter(struct recording *rc, uint64_t *head)
+{
+    int64_t deadline = now_ns() + (int64_t)(rc->cfg->startup_timeout * NSEC), pause = NSEC / 1000;
+    int r;
+
+    for (;;) {
+        r = discover_runtime(&rc->rt, &rc->mem, rc->pid);
+        if (!r)
+            r = discover_interp_head(&rc->rt, &rc->mem, head);
+        if (!r)
+            return 0;
+        if (r == DISCOVER_E_UNSUPPORTED || r == DISCOVER_E_PERM || r < 0)
+            return discovery_failed(rc, r);
+        if (r == DISCOVER_E_GONE && !rc->launched)
+            return discovery_failed(rc, r);
+        /* Attaching to a process that is not Python: say so at once. */
+        if (r == DISCOVER_E_NOTPY && !rc->launched)
+            return discovery_failed(rc, r);
+        if (child_gone(rc) || r == DISCOVER_E_GONE) {
+            if (r == DISCOVER_E_NOTPY)
+                return discovery_failed(rc, r);
+            fprintf(rc->err, "pyprof: warning: the command exited before it could be sampled\n");
+            return 1;
+        }
+        if (handle_signal(rc))
+            return 1;
+        if (now_ns() >= deadline)
+            return discovery_failed(rc, r);
+        sleep_until(now_ns() + pause);
+        if (pause < NSEC / 50)
+            pause *= 2;
+    }
+}
+
+static void show_progress(struct recording *rc, int64_t now, bool final)
+{
+    const struct walk_stats *st = walker_stats(rc->walker);
+    double secs = (double)(now - rc->started) / NSEC;
+
+    fprintf(rc->err, "\rpyprof: %" PRIu64 " samples, %.1f Hz, %" PRIu64 " errors, %.1f s%s",
+            st->samples, secs > 0 ? (double)st->samples / secs : 0.0, st->torn + st->bad, secs,
+            final ? "\n" : "   ");
+    fflush(rc->err);
+    rc->progress_shown = true;
+}
+
+/* The sampling loop: absolute deadlines on CLOCK_MONOTONIC, so late wake-ups never add up. */
+static int sample_loop(struct recording *rc)
+{
+    const struct pyprof_config *cfg = rc->cfg;
+    int64_t period = (int64_t)((double)NSEC / cfg->rate), next, end = 0, now;
+    int64_t next_progress, next_child_poll;
+    int r = 0;
+
+    /* A tighter timer slack keeps high rates on schedule; harmless if refused. */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    rc->started = now_ns();
+    next = rc->started;
+    next_progress = rc->started + PROGRESS_EVERY;
+    next_child_poll = rc->started + CHILD_POLL_EVERY;
+    if (cfg->duration > 0)
+        end = rc->started + (int64_t)(cfg->duration * NSEC);
+    for (;;) {
+        if (handle_signal(rc))
+            break;
+        r = walker_sample(rc->walker);
+        if (r == WALK_E_GONE) {
+            r = 0;
+            break;
+        }
+        if (r < 0)
+            break;
+        now = now_ns();
+        if (rc->progress && now >= next_progress) {
+            show_progress(rc, now, false);
+            next_progress = now + PROGRESS_EVERY;
+        }
+        if (rc->launched && now >= next_child_poll) {
+            if (child_gone(rc))
+                break;
+            next_child_poll = now + CHILD_POLL_EVERY;
+        }
+        next += period;
+        if (now > next) {
+            /* Missed one or more deadlines: count them and rejoin the schedule. */
+            int64_t missed = (now - next) / period + 1;
+
+            rc->late += (uint64_t)missed;
+            next += missed * period;
+        }
+        if (end && next >= end) {
+            sleep_until(end);
+            break;
+        }
+        sleep_until(next);
+    }
+    rc->stopped = now_ns();
+    if (rc->progress && rc->progress_shown)
+        show_progress(rc, rc->stopped, true);
+    return r;
+}
+
+static int open_output(struct recording *rc)
+{
+    const char *o = rc->cfg->output;
+
+    if (!o || !strcmp(o, "-")) {
+        rc->out = stdout;
+        return 0;
+    }
+    rc->out = fopen(o, "we");
+    if (!rc->out) {
+        fprintf(rc->err, "pyprof: error: cannot write '%s': %s\n", o, strerror(errno));
+        return PYPROF_EXIT_FATAL;
+    }
+    return 0;
+}
+
+static int write_output(struct recording *rc)
+{
+    struct pp_folded_opts fo = { .threads = rc->cfg->threads };
+    const char *name = rc->out == stdout ? "standard output" : rc->cfg->output;
+    int r;
+
+    r = pp_folded_write(rc->agg, &fo, rc->out);
+    if (!r && fflush(rc->out) != 0)
+        r = -EIO;
+    if (rc->out != stdout) {
+        if (fclose(rc->out) != 0 && !r)
+            r = -EIO;
+    }
+    rc->out = NULL;
+    if (r) {
+        fprintf(rc->err, "pyprof: error: writing %s: %s\n", name, strerror(-r));
+        return PYPROF_EXIT_FATAL;
+    }
+    return 0;
+}
+
+static void print_summary(struct recording *rc)
+{
+    const struct walk_stats *st = rc->walker ? walker_stats(rc->walker) : NULL;
+    double secs = (double)(rc->stopped - rc->started) / NSEC;
+
+    if (!st) {
+        fprintf(rc->err, "pyprof: no samples collected\n");
+        return;
+    }
+    fprintf(rc->err,
+            "pyprof: %" PRIu64 " samples in %.2f s (%.1f Hz) of Python %u.%u, PID %d: %zu "
+            "distinct stacks, %" PRIu64 " thread stacks; %" PRIu64 " torn, %" PRIu64
+            " unreadable, %" PRIu64 " late\n",
+            st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0, rc->rt.major,
+            rc->rt.minor, (int)rc->pid, pp_agg_n_stacks(rc->agg), st->stacks, st->torn, st->bad,
+            rc->late);
+    if (rc->cfg->output && strcmp(rc->cfg->output, "-"))
+        fprintf(rc->err, "pyprof: wrote %s\n", rc->cfg->output);
+}
+
+int record_run(const struct pyprof_config *cfg, FILE *err)
+{
+    struct recording rc = { .cfg = cfg, .err = err, .pid = cfg->pid };
+    struct walk_opts wo = {
+        .lineno = cfg->lineno,
+        .function_lines = cfg->function,
+        .full_filenames = cfg->full_filenames,
+    };
+    uint64_t head = 0;
+    int code = PYPROF_EXIT_OK, r;
+
+    rc.progress = cfg->progress < 0 ? isatty(fileno(err)) : cfg->progress;
+    r = target_signals_install();
+    if (!r)
+        r = pp_agg_new(&rc.agg);
+    if (r) {
+        fprintf(err, "pyprof: error: %s\n", strerror(-r));
+        return PYPROF_EXIT_FATAL;
+    }
+    code = open_output(&rc);
+    if (code)
+        goto out;
+    if (cfg->argv) {
+        r = target_launch(cfg->argv, &rc.pid);
+        if (r) {
+            fprintf(err, "pyprof: error: cannot run '%s': %s\n", cfg->argv[0], strerror(-r));
+            code = PYPROF_EXIT_NOPROC;
+            goto out;
+        }
+        rc.launched = true;
+    }
+    mem_init(&rc.mem, rc.pid);
+    r = wait_for_interpreter(&rc, &head);
+    if (r > 1) {
+        code = r;
+        goto out;
+    }
+    if (r == 0) {
+        r = walker_new(&rc.walker, &rc.mem, &rc.rt, head, rc.pid, rc.agg, &wo);
+        if (r) {
+            fprintf(err, "pyprof: error: %s\n", strerror(-r));
+            code = PYPROF_EXIT_FATAL;
+            goto out;
+        }
+        r = sample_loop(&rc);
+        if (r < 0) {
+            fprintf(err, "pyprof: error while sampling: %s (writing what was collected)\n",
+                    strerror(-r));
+            code = PYPROF_EXIT_FATAL;
+        }
+    }
+    r = write_output(&rc);
+    if (r)
+        code = r;
+    print_summary(&rc);
+out:
+    if (rc.out && rc.out != stdout)
+        fclose(rc.out);
+    /* A launched command is the user's program: let it finish rather than kill it. */
+    if (rc.launched && !rc.child_reaped)
+        waitpid(rc.pid, &rc.child_status, 0);
+    walker_free(rc.walker);
+    pp_agg_free(rc.agg);
+    return code;
+}

@@ -7,8 +7,11 @@
 
 #include "py/offsets.h"
 
-/* Bytes to read from &_PyRuntime to get the whole 3.13 _Py_DebugOffsets. */
-#define DEBUGOFFSETS_READ_SIZE 512
+/*
+ * Bytes to read from &_PyRuntime to get the whole _Py_DebugOffsets: 584 in 3.13, with room for
+ * the longer 3.14+ layouts (_PyRuntimeState is far bigger, so the read stays inside it).
+ */
+#define DEBUGOFFSETS_READ_SIZE 1024
 
 /*
  * debugoffsets_version() - if @buf (@len bytes read at &_PyRuntime) starts with the "xdebugpy"

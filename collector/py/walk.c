@@ -1,1 +1,789 @@
-/* SPDX-License-Identifier: MIT */ typedef int pp_stub_11273;
+/* SPDX-License-Identifier: MIT */
+/* walk: sample every thread of every interpreter of a CPython process into an aggregate. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pyprof/err.h"
+#include "pyprof/hash.h"
+#include "py/linetable.h"
+#include "py/pystr.h"
+#include "py/walk.h"
+
+/*
+ * The per-sample path, for each thread:
+ *   1. read a slice of its PyThreadState (one read);
+ *   2. <= 3.10: follow f_back through heap PyFrameObjects, one read per frame;
+ *      >= 3.11: copy its datastack chunks in bulk (one read per chunk, 16 KiB guessed) and walk
+ *      _PyInterpreterFrames from the local copy; frames outside the chunks (generators) are read
+ *      one by one;
+ *   3. re-read the top frame pointer and the top frame: if either changed, the walk may mix two
+ *      moments of the stack (a torn read), so walk again once, then give up and count it;
+ *   4. map each (code object, instruction) to a frame id through a cache keyed by remote address;
+ *      only a miss reads the code object, its strings and its line table.
+ * Caches are bounded; when one fills up, all are cleared (frame ids in the aggregate stay valid).
+ */
+
+#define CODE_CACHE_MAX 16384
+#define FRAME_CACHE_MAX 65536
+#define STR_CACHE_MAX 32768
+#define THREAD_CACHE_MAX 8192
+#define PTHREAD_SCAN 4096 /* bytes of struct pthread searched for the kernel tid (<= 3.10) */
+#define FRAME_BUF 512     /* largest frame_read_size / tstate_read_size accepted */
+#define CODE_BUF 1024
+
+/* Internal conditions, kept apart from the public WALK_E_* values. */
+enum {
+    WALK_OK = 0,
+    WALK_BAD = 100, /* implausible remote memory: drop this stack */
+    WALK_TORN,      /* the stack changed while it was read */
+    RESOLVE_SKIP,   /* not a code object where one may legitimately be something else (3.13+) */
+};
+
+struct code_entry {
+    uint32_t name, file;   /* string ids in the aggregate */
+    int32_t firstlineno;
+    uint8_t *table;        /* line table copy (NULL when lines are not needed) */
+    size_t table_len;
+};
+
+struct chunk_copy {
+    uint64_t remote;       /* remote address of the chunk */
+    uint32_t len;          /* bytes copied */
+    uint32_t local;        /* offset into walker.chunk_buf */
+};
+
+/* One frame as read from the target, before resolution. */
+struct raw_frame {
+    uint64_t code;
+    int64_t addr;          /* byte offset of the instruction into the code, < 0: not started */
+};
+
+struct walker {
+    struct mem *mem;
+    const struct py_runtime *rt;
+    const struct py_offsets *off;
+    pid_t pid;
+    uint64_t interp_head;
+    struct pp_agg *agg;
+    struct walk_opts opts;
+    struct walk_stats stats;
+
+    struct pp_u64map *frame_cache;  /* (code, addr) -> fid */
+    struct pp_u64map *code_cache;   /* code address -> index in codes */
+    struct pp_u64map *name_cache;   /* str address -> string id */
+    struct pp_u64map *file_cache;   /* str address -> string id of the displayed file name */
+    struct pp_u64map *thread_cache; /* tid -> thread index in the aggregate */
+    struct code_entry *codes;
+    size_t n_codes;
+
+    /* <= 3.10: offset of the kernel tid inside glibc's struct pthread; < 0 until found */
+    long tid_offset;
+    pid_t ns_pid;
+
+    struct raw_frame raw[WALK_MAX_DEPTH];
+    uint64_t top_back;              /* previous-frame pointer of the walk's top frame */
+    uint32_t fids[WALK_MAX_DEPTH];
+    uint8_t *chunk_buf;
+    size_t chunk_cap;
+    struct chunk_copy chunks[WALK_MAX_CHUNKS];
+    size_t n_chunks;
+    uint64_t next_chunk;            /* remote address of the next chunk not copied yet, or 0 */
+    char str[4 * PYSTR_MAX_CHARS + 1];
+};
+
+/* ===== Small helpers ===== */
+
+static uint64_t get_u64(const uint8_t *buf, uint32_t at)
+{
+    uint64_t v;
+
+    memcpy(&v, buf + at, sizeof(v));
+    return v;
+}
+
+static int32_t get_i32(const uint8_t *buf, uint32_t at)
+{
+    int32_t v;
+
+    memcpy(&v, buf + at, sizeof(v));
+    return v;
+}
+
+/* Map a mem_read() result for the walk: GONE stops everything, anything else is bad memory. */
+static int mem_fail(int r)
+{
+    if (r == MEM_E_GONE)
+        return WALK_E_GONE;
+    return r <= 0 ? r : WALK_BAD;
+}
+
+static void clear_caches(struct walker *w)
+{
+    for (size_t i = 0; i < w->n_codes; i++)
+        free(w->codes[i].table);
+    w->n_codes = 0;
+    pp_u64map_clear(w->frame_cache);
+    pp_u64map_clear(w->code_cache);
+    pp_u64map_clear(w->name_cache);
+    pp_u64map_clear(w->file_cache);
+}
+
+/* Store in a bounded cache; a full cache clears every cache (callers re-resolve on a miss). */
+static int cache_put(struct walker *w, struct pp_u64map *m, uint64_t key, uint64_t value)
+{
+    int r = pp_u64map_put(m, key, value);
+
+    if (r == PP_U64MAP_E_FULL) {
+        clear_caches(w);
+        r = pp_u64map_put(m, key, value);
+    }
+    return r > 0 ? pp_err_origin(-ENOSPC) : r;
+}
+
+/* ===== Names: strings, file names, threads ===== */
+
+/*
+ * py-spy's short file name: the path relative to the first parent directory that is not a
+ * package (has no __init__.py), looked up in the target's root. "<string>" and other non-paths
+ * are kept as they are.
+ */
+static const char *short_filename(struct walker *w, const char *path)
+{
+    char probe[PATH_MAX];
+    const char *start = path, *p;
+    size_t len = strlen(path);
+    struct stat st;
+
+    if (path[0] != '/')
+        return path;
+    /* Walk up from the file's directory while the directory is a package. */
+    p = path + len;
+    while (p > path && p[-1] != '/')
+        p--;
+    start = p; /* the base name */
+    while (start > path + 1) {
+        const char *dir_end = start - 1; /* the '/' before the current component */
+        int n = snprintf(probe, sizeof(probe), "/proc/%d/root%.*s/__init__.py", (int)w->pid,
+                         (int)(dir_end - path), path);
+
+        if (n < 0 || (size_t)n >= sizeof(probe) || stat(probe, &st) != 0)
+            break;
+        p = dir_end;
+        while (p > path && p[-1] != '/')
+            p--;
+        start = p;
+    }
+    return start;
+}
+
+static int intern_str(struct walker *w, struct pp_u64map *cache, uint64_t addr, bool file,
+                      uint32_t *out)
+{
+    uint64_t v;
+    size_t len;
+    const char *s;
+    int r;
+
+    if (pp_u64map_get(cache, addr, &v) == 0) {
+        *out = (uint32_t)v;
+        return 0;
+    }
+    r = pystr_read(w->mem, w->off, addr, w->str, sizeof(w->str), &len);
+    if (r == PYSTR_E_GONE)
+        return WALK_E_GONE;
+    if (r)
+        return r < 0 ? r : WALK_BAD;
+    s = w->str;
+    if (file && !w->opts.full_filenames) {
+        s = short_filename(w, w->str);
+        len = strlen(s);
+    }
+    r = pp_strtab_intern(pp_agg_strtab(w->agg), s, len, out);
+    if (r)
+        return r;
+    return cache_put(w, cache, addr, *out);
+}
+
+/* The name of thread @tid: its comm (the kernel's thread name), read once per thread id. */
+static int thread_index(struct walker *w, uint64_t tid, uint32_t *out)
+{
+    char path[64], name[64] = "";
+    uint64_t v;
+    uint32_t sid;
+    ssize_t n = 0;
+    int fd, r;
+
+    if (pp_u64map_get(w->thread_cache, tid, &v) == 0) {
+        *out = (uint32_t)v;
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/task/%llu/comm", (int)w->pid, (unsigned long long)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, name, sizeof(name) - 1);
+        close(fd);
+    }
+    if (n < 0)
+        n = 0;
+    while (n > 0 && name[n - 1] == '\n')
+        n--;
+    r = pp_strtab_intern(pp_agg_strtab(w->agg), name, (size_t)n, &sid);
+    if (!r)
+        r = pp_agg_intern_thread(w->agg, tid, sid, out);
+    if (r)
+        return r;
+    if (pp_u64map_put(w->thread_cache, tid, *out) == PP_U64MAP_E_FULL) {
+        pp_u64map_clear(w->thread_cache);
+        pp_u64map_put(w->thread_cache, tid, *out);
+    }
+    return 0;
+}
+
+/* The PID as the target's own PID namespace numbers it (last NSpid field), for the tid scan. */
+static pid_t namespace_pid(pid_t pid)
+{
+    char path[64], line[256];
+    pid_t ns = pid;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return pid;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "NSpid:", 6)) {
+            char *p = line + 6, *end;
+
+            for (;;) {
+                long v = strtol(p, &end, 10);
+
+                if (end == p)
+                    break;
+                ns = (pid_t)v;
+                p = end;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    return ns;
+}
+
+/*
+ * <= 3.10 keeps only the pthread_t of a thread. glibc's struct pthread holds the kernel tid at a
+ * fixed offset: find it once, as the offset of the PID inside the main thread's struct pthread
+ * (the main thread's tid is the PID), then read every thread's tid there.
+ */
+static int pthread_tid(struct walker *w, uint64_t pthread, uint64_t *out)
+{
+    int32_t buf[PTHREAD_SCAN / 4];
+    int32_t tid;
+    int r;
+
+    if (w->tid_offset < 0) {
+        r = mem_read(w->mem, pthread, buf, sizeof(buf));
+        if (r)
+            return mem_fail(r);
+        /* Skip the TCB header (self pointers, dtv): the tid lives well past it. */
+        for (size_t i = 16; i < PTHREAD_SCAN / 4; i++) {
+            if (buf[i] == w->ns_pid) {
+                w->tid_offset = (long)(i * 4);
+                break;
+            }
+        }
+        if (w->tid_offset < 0)
+            return WALK_BAD; /* not the main thread: try again with the next one */
+    }
+    r = mem_read(w->mem, pthread + (uint64_t)w->tid_offset, &tid, sizeof(tid));
+    if (r)
+        return mem_fail(r);
+    if (tid <= 0)
+        return WALK_BAD;
+    *out = (uint64_t)tid;
+    return 0;
+}
+
+/* ===== Code objects and frames ===== */
+
+
+static int load_code(struct walker *w, uint64_t code, struct code_entry **out)
+{
+    const struct py_offsets *o = w->off;
+    uint8_t buf[CODE_BUF];
+    struct code_entry e = { 0 };
+    uint64_t v, name_ptr;
+    int r;
+
+    if (pp_u64map_get(w->code_cache, code, &v) == 0) {
+        *out = &w->codes[v];
+        return 0;
+    }
+    w->stats.code_misses++;
+    r = mem_read(w->mem, code, buf, o->code_read_size);
+    if (r)
+        return mem_fail(r);
+    /*
+     * ob_type sits right after ob_refcnt in every version we support. On 3.13+ f_executable may
+     * legitimately be another object (None for C-entered frames): skip those frames.
+     */
+    if (w->rt->code_type && get_u64(buf, 8) != w->rt->code_type)
+        return o->lasti == PY_LASTI_INSTR_PTR ? RESOLVE_SKIP : WALK_BAD;
+    name_ptr = get_u64(buf, o->code_qualname != PY_NO_FIELD ? o->code_qualname : o->code_name);
+    r = intern_str(w, w->name_cache, name_ptr, false, &e.name);
+    if (!r)
+        r = intern_str(w, w->file_cache, get_u64(buf, o->code_filename), true, &e.file);
+    if (r)
+        return r;
+    e.firstlineno = get_i32(buf, o->code_firstlineno);
+    if (w->opts.lineno && !w->opts.function_lines) {
+        r = pystr_read_bytes(w->mem, o, get_u64(buf, o->code_linetable), &e.table, &e.table_len);
+        if (r == PYSTR_E_GONE)
+            return WALK_E_GONE;
+        if (r)
+            return r < 0 ? r : WALK_BAD;
+    }
+    if (w->n_codes == CODE_CACHE_MAX)
+        clear_caches(w);
+    r = cache_put(w, w->code_cache, code, w->n_codes);
+    if (r) {
+        free(e.table);
+        return r;
+    }
+    w->codes[w->n_codes] = e;
+    *out = &w->codes[w->n_codes++];
+    return 0;
+}
+
+static int resolve(struct walker *w, const struct raw_frame *rf, uint32_t *out_fid)
+{
+    struct code_entry *ce;
+    struct pp_frame f;
+    uint64_t key, v;
+    int64_t addr = rf->addr;
+    int r;
+
+    if (!w->opts.lineno || w->opts.function_lines)
+        addr = 0;
+    /* Exact key: code objects are 8-aligned and below 2^47, instructions below 2^20. */
+    if (addr >= -2 && addr < (1 << 20) - 2 && rf->code < (1ull << 47)) {
+        key = (rf->code >> 3) << 20 | (uint64_t)(addr + 2);
+        if (pp_u64map_get(w->frame_cache, key, &v) == 0) {
+            *out_fid = (uint32_t)v;
+            return 0;
+        }
+    } else {
+        key = UINT64_MAX;
+    }
+    r = load_code(w, rf->code, &ce);
+    if (r)
+        return r;
+    f.name = ce->name;
+    f.file = ce->file;
+    if (!w->opts.lineno)
+        f.line = 0;
+    else if (w->opts.function_lines || addr < 0)
+        f.line = ce->firstlineno > 0 ? (uint32_t)ce->firstlineno : 0;
+    else
+        f.line = linetable_line(w->off->lines, ce->table, ce->table_len, ce->firstlineno,
+                                (uint32_t)addr);
+    r = pp_agg_intern_frame(w->agg, &f, out_fid);
+    if (r)
+        return r;
+    return key == UINT64_MAX ? 0 : cache_put(w, w->frame_cache, key, *out_fid);
+}
+
+/* ===== Frame access: heap frames and datastack chunks ===== */
+
+/* Copy the chunk at @remote into chunk_buf. 0, WALK_BAD, WALK_E_GONE or -errno. */
+static int copy_chunk(struct walker *w, uint64_t remote)
+{
+    const struct py_offsets *o = w->off;
+    struct chunk_copy *c;
+    size_t used = 0;
+    uint64_t size;
+    int r;
+
+    if (w->n_chunks == WALK_MAX_CHUNKS)
+        return WALK_BAD;
+    if (w->n_chunks) {
+        c = &w->chunks[w->n_chunks - 1];
+        used = c->local + c->len;
+    }
+    if (used + WALK_CHUNK_GUESS > w->chunk_cap)
+        return WALK_BAD;
+    c = &w->chunks[w->n_chunks];
+    c->remote = remote;
+    c->local = (uint32_t)used;
+    r = mem_read(w->mem, remote, w->chunk_buf + used, WALK_CHUNK_GUESS);
+    if (r)
+        return mem_fail(r);
+    size = get_u64(w->chunk_buf + used, o->chunk_size);
+    if (size < o->chunk_data || size > WALK_CHUNK_MAX || used + size > w->chunk_cap)
+        return WALK_BAD;
+    if (size > WALK_CHUNK_GUESS) {
+        r = mem_read(w->mem, remote + WALK_CHUNK_GUESS, w->chunk_buf + used + WALK_CHUNK_GUESS,
+                     size - WALK_CHUNK_GUESS);
+        if (r)
+            return mem_fail(r);
+    }
+    c->len = (uint32_t)(size > WALK_CHUNK_GUESS ? size : WALK_CHUNK_GUESS);
+    if (size < WALK_CHUNK_GUESS)
+        c->len = (uint32_t)size;
+    w->next_chunk = get_u64(w->chunk_buf + used, o->chunk_previous);
+    w->n_chunks++;
+    return 0;
+}
+
+/*
+ * Point *out at frame_read_size bytes of the frame at @addr: inside a copied chunk when it is
+ * there (copying older chunks on demand), otherwise read into @buf.
+ */
+static int frame_bytes(struct walker *w, uint64_t addr, uint8_t *buf, const uint8_t **out)
+{
+    uint32_t need = w->off->frame_read_size;
+    int r;
+
+    for (;;) {
+        for (size_t i = 0; i < w->n_chunks; i++) {
+            const struct chunk_copy *c = &w->chunks[i];
+
+            if (addr >= c->remote + w->off->chunk_data && addr + need <= c->remote + c->len &&
+                addr + need > addr) {
+                *out = w->chunk_buf + c->local + (addr - c->remote);
+                return 0;
+            }
+        }
+        if (!w->next_chunk || w->off->frames != PY_FRAMES_CHUNKED)
+            break;
+        r = copy_chunk(w, w->next_chunk);
+        if (r)
+            break;
+    }
+    r = mem_read(w->mem, addr, buf, need);
+    if (r)
+        return mem_fail(r);
+    *out = buf;
+    return 0;
+}
+
+/* The instruction offset (bytes) of a frame, from its lasti field. */
+static int64_t frame_addr(const struct walker *w, const uint8_t *f, uint64_t code)
+{
+    const struct py_offsets *o = w->off;
+
+    switch (o->lasti) {
+    case PY_LASTI_BYTES:
+        return get_i32(f, o->frame_lasti);
+    case PY_LASTI_UNITS:
+        return (int64_t)get_i32(f, o->frame_lasti) * 2;
+    case PY_LASTI_PREV_INSTR:
+    case PY_LASTI_INSTR_PTR: {
+        uint64_t p = get_u64(f, o->frame_lasti), start = code + o->code_adaptive;
+
+        if (p < start - 2 || p - start > (1u << 24))
+            return -1;
+        return (int64_t)(p - start);
+    }
+    }
+    return -1;
+}
+
+/*
+ * Walk the frame chain from @top into w->raw (innermost first). Returns 0 and *n_out, WALK_BAD for
+ * implausible memory, or WALK_E_GONE / -errno. Stacks deeper than WALK_MAX_DEPTH keep their
+ * innermost frames and set *truncated (this also ends a cycle in hostile memory).
+ */
+static int walk_frames(struct walker *w, uint64_t top, size_t *n_out, bool *truncated)
+{
+    const struct py_offsets *o = w->off;
+    uint8_t buf[FRAME_BUF];
+    uint64_t f = top;
+    size_t n = 0;
+    int r;
+
+    *truncated = false;
+    while (f) {
+        const uint8_t *fb;
+        uint64_t code;
+
+        if (n == WALK_MAX_DEPTH) {
+            *truncated = true;
+            break;
+        }
+        r = frame_bytes(w, f, buf, &fb);
+        if (r)
+            return r;
+        if (o->frames == PY_FRAMES_HEAP && w->rt->frame_type && get_u64(fb, 8) != w->rt->frame_type)
+            return WALK_BAD;
+        code = get_u64(fb, o->frame_code);
+        f = get_u64(fb, o->frame_previous);
+        if (!n)
+            w->top_back = f;
+        /* Shim frames (3.12+) mark C-stack entries; they run no Python code. */
+        if (o->frame_owner != PY_NO_FIELD && fb[o->frame_owner] == o->owner_cstack)
+            continue;
+        if (!code || (code & 7))
+            return WALK_BAD;
+        w->raw[n].code = code;
+        w->raw[n].addr = frame_addr(w, fb, code);
+        n++;
+    }
+    *n_out = n;
+    return 0;
+}
+
+/*
+ * Read the thread's current top frame pointer. 3.11/3.12 go through tstate->cframe; the others
+ * hold it in the thread state (frame or current_frame).
+ */
+static int top_frame(struct walker *w, uint64_t tstate_frame_field, uint64_t *out)
+{
+    if (w->off->cframe_current_frame == PY_NO_FIELD) {
+        *out = tstate_frame_field;
+        return 0;
+    }
+    if (!tstate_frame_field) {
+        *out = 0;
+        return 0;
+    }
+    return mem_fail(mem_read_u64(w->mem, tstate_frame_field + w->off->cframe_current_frame, out));
+}
+
+
+/*
+ * Walk once from the thread's current top frame and check that the top did not move meanwhile.
+ * *frame_field is the thread state's frame field the walk starts from; it is updated to the value
+ * re-read at the end. Returns WALK_OK, WALK_BAD, WALK_TORN, WALK_E_GONE or -errno.
+ */
+static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint64_t *frame_field,
+                     size_t *n, bool *truncated)
+{
+    const struct py_offsets *o = w->off;
+    uint64_t top, again, field;
+    uint8_t buf[FRAME_BUF];
+    int r, walked;
+
+    r = top_frame(w, *frame_field, &top);
+    if (r)
+        return r;
+    w->n_chunks = 0;
+    w->next_chunk = 0;
+    if (o->frames == PY_FRAMES_CHUNKED && top) {
+        r = copy_chunk(w, get_u64(ts, o->tstate_datastack_chunk));
+        if (r < 0 || r == WALK_E_GONE)
+            return r;
+    }
+    walked = walk_frames(w, top, n, truncated);
+    if (walked < 0 || walked == WALK_E_GONE)
+        return walked;
+    /*
+     * Torn-read check. The frames below the top are kept alive by the top (f_back is a strong
+     * reference), so the walk is consistent if the top frame is still the same frame: the same
+     * address, and on <= 3.10 (where frames are freed and reused) the same code and f_back.
+     */
+    r = mem_fail(mem_read_u64(w->mem, tstate + o->tstate_frame, &field));
+    if (r)
+        return r;
+    if (field != *frame_field) {
+        *frame_field = field;
+        return WALK_TORN;
+    }
+    r = top_frame(w, field, &again);
+    if (r)
+        return r;
+    if (again != top)
+        return WALK_TORN;
+    if (walked)
+        return o->frames == PY_FRAMES_HEAP ? WALK_TORN : WALK_BAD;
+    if (o->frames == PY_FRAMES_HEAP && *n) {
+        r = mem_fail(mem_read(w->mem, top, buf, o->frame_read_size));
+        if (r)
+            return r;
+        if (get_u64(buf, o->frame_code) != w->raw[0].code ||
+            get_u64(buf, o->frame_previous) != w->top_back)
+            return WALK_TORN;
+    }
+    return WALK_OK;
+}
+
+static bool is_fatal(int r)
+{
+    return r < 0 || r == WALK_E_GONE;
+}
+
+static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts)
+{
+    const struct py_offsets *o = w->off;
+    uint64_t frame_field = get_u64(ts, o->tstate_frame), tid = 0;
+    uint32_t thread;
+    size_t n = 0, kept = 0;
+    bool truncated = false;
+    int r;
+
+    r = walk_once(w, tstate, ts, &frame_field, &n, &truncated);
+    if (r == WALK_TORN)
+        r = walk_once(w, tstate, ts, &frame_field, &n, &truncated);
+    if (is_fatal(r))
+        return r;
+    if (r) {
+        if (r == WALK_TORN)
+            w->stats.torn++;
+        else
+            w->stats.bad++;
+        return 0;
+    }
+
+    /* Resolve, root first. */
+    for (size_t i = 0; i < n; i++) {
+        r = resolve(w, &w->raw[n - 1 - i], &w->fids[kept]);
+        if (is_fatal(r))
+            return r;
+        if (r == RESOLVE_SKIP)
+            continue;
+        if (r) {
+            w->stats.bad++;
+            return 0;
+        }
+        kept++;
+    }
+    if (o->tstate_native_thread_id != PY_NO_FIELD) {
+        tid = get_u64(ts, o->tstate_native_thread_id);
+    } else {
+        r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
+        if (is_fatal(r))
+            return r;
+        if (r)
+            tid = get_u64(ts, o->tstate_thread_id); /* unknown: show the pthread_t */
+    }
+    if (!kept)
+        return 0; /* a thread with no Python frames (not started, or only in C) */
+    r = thread_index(w, tid, &thread);
+    if (!r)
+        r = pp_agg_add(w->agg, thread, w->fids, (uint32_t)kept, 1);
+    if (r)
+        return r;
+    w->stats.stacks++;
+    if (truncated)
+        w->stats.truncated++;
+    return 0;
+}
+
+/* ===== Public API ===== */
+
+int walker_sample(struct walker *w)
+{
+    const struct py_offsets *o = w->off;
+    uint8_t ts[FRAME_BUF];
+    uint64_t interp = w->interp_head;
+    int r;
+
+    for (size_t ni = 0; interp && ni < WALK_MAX_INTERPS; ni++) {
+        uint64_t tstate;
+
+        r = mem_read_u64(w->mem, interp + o->interp_threads_head, &tstate);
+        if (r == MEM_E_GONE)
+            return WALK_E_GONE;
+        if (r)
+            break;
+        for (size_t nt = 0; tstate && nt < WALK_MAX_THREADS; nt++) {
+            r = mem_read(w->mem, tstate, ts, o->tstate_read_size);
+            if (r == MEM_E_GONE)
+                return WALK_E_GONE;
+            if (r) {
+                w->stats.bad++;
+                break;
+            }
+            if (get_u64(ts, o->tstate_interp) != interp) {
+                w->stats.bad++;
+                break;
+            }
+            r = sample_thread(w, tstate, ts);
+            if (r)
+                return r;
+            tstate = get_u64(ts, o->tstate_next);
+        }
+        r = mem_read_u64(w->mem, interp + o->interp_next, &interp);
+        if (r == MEM_E_GONE)
+            return WALK_E_GONE;
+        if (r)
+            break;
+    }
+    w->stats.samples++;
+    return 0;
+}
+
+int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
+               uint64_t interp_head, pid_t pid, struct pp_agg *agg, const struct walk_opts *opts)
+{
+    struct walker *w;
+    int r;
+
+    if (rt->off.tstate_read_size > FRAME_BUF || rt->off.frame_read_size > FRAME_BUF ||
+        rt->off.code_read_size > CODE_BUF)
+        return pp_err_origin(-EINVAL);
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return pp_err_origin(-ENOMEM);
+    w->mem = m;
+    w->rt = rt;
+    w->off = &rt->off;
+    w->pid = pid;
+    w->interp_head = interp_head;
+    w->agg = agg;
+    w->opts = *opts;
+    w->tid_offset = -1;
+    w->ns_pid = namespace_pid(pid);
+    w->chunk_cap = rt->off.frames == PY_FRAMES_CHUNKED ? 8u << 20 : 0;
+    r = pp_u64map_new(&w->frame_cache, FRAME_CACHE_MAX);
+    if (!r)
+        r = pp_u64map_new(&w->code_cache, CODE_CACHE_MAX);
+    if (!r)
+        r = pp_u64map_new(&w->name_cache, STR_CACHE_MAX);
+    if (!r)
+        r = pp_u64map_new(&w->file_cache, STR_CACHE_MAX);
+    if (!r)
+        r = pp_u64map_new(&w->thread_cache, THREAD_CACHE_MAX);
+    if (r)
+        goto out;
+    w->codes = calloc(CODE_CACHE_MAX, sizeof(*w->codes));
+    if (w->chunk_cap)
+        w->chunk_buf = malloc(w->chunk_cap);
+    if (!w->codes || (w->chunk_cap && !w->chunk_buf)) {
+        r = pp_err_origin(-ENOMEM);
+        goto out;
+    }
+    *out = w;
+    w = NULL;
+out:
+    walker_free(w);
+    return r;
+}
+
+struct walker *walker_free(struct walker *w)
+{
+    if (!w)
+        return NULL;
+    if (w->codes)
+        clear_caches(w);
+    free(w->codes);
+    free(w->chunk_buf);
+    pp_u64map_free(w->frame_cache);
+    pp_u64map_free(w->code_cache);
+    pp_u64map_free(w->name_cache);
+    pp_u64map_free(w->file_cache);
+    pp_u64map_free(w->thread_cache);
+    free(w);
+    return NULL;
+}
+
+const struct walk_stats *walker_stats(const struct walker *w)
+{
+    return &w->stats;
+}

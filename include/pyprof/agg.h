@@ -42,23 +42,30 @@ const struct pp_strtab *pp_agg_strtab_const(const struct pp_agg *a);
 
 /*
  * pp_agg_intern_frame() - the dense id of frame @f (equal frames share an id). 0 or -ENOMEM.
- * @f's string ids must come from pp_agg_strtab(@a).
+ * @f's string ids must come from pp_agg_strtab(@a); -EINVAL if one is not in it.
  */
 int pp_agg_intern_frame(struct pp_agg *a, const struct pp_frame *f, uint32_t *out_fid);
 
-/* pp_agg_intern_thread() - the dense index of thread (@tid, @name). 0 or -ENOMEM. */
+/*
+ * pp_agg_intern_thread() - the dense index of thread (@tid, @name). 0 or -ENOMEM; -EINVAL if @name
+ * is not in pp_agg_strtab(@a). The same tid under another name is another thread.
+ */
 int pp_agg_intern_thread(struct pp_agg *a, uint64_t tid, uint32_t name, uint32_t *out_thread);
 
 /*
  * pp_agg_add() - add @count samples of the stack @fids[0..n_fids) (root first, ids from
  * pp_agg_intern_frame) on thread @thread. Equal (thread, stack) pairs are merged. @fids is copied;
  * an empty stack (n_fids 0) is allowed. Returns 0, -ENOMEM (aggregate unchanged) or -EINVAL
- * (an id out of range). Does not allocate when the (thread, stack) pair was seen before.
+ * (an id out of range, or @fids NULL with n_fids > 0). Does not allocate when the (thread, stack)
+ * pair was seen before. @count 0 still records the stack; counts wrap on uint64 overflow.
  */
 int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
                uint64_t count);
 
-/* Accessors. Indices are dense, in order of first insertion. */
+/*
+ * Accessors. Indices are dense, in order of first insertion. Out of range, pp_agg_stack() zeroes
+ * *out and the _get() functions return NULL.
+ */
 size_t pp_agg_n_stacks(const struct pp_agg *a);
 void pp_agg_stack(const struct pp_agg *a, size_t i, struct pp_stack_view *out);
 uint32_t pp_agg_n_frames(const struct pp_agg *a);

@@ -17,7 +17,11 @@ struct pp_folded_opts {
  * root first, each frame "name (file:line)", or "name (file)" when line is 0, or just "name" when
  * file is "". Stacks that differ only by thread are merged unless @opts->threads. Lines are sorted
  * bytewise so output is deterministic. ';' and control characters inside names and files are
- * written as '_' so that the line stays parseable. An empty stack is written as "<no frames>".
- * Returns 0, -ENOMEM, or -EIO when writing to @out failed. @a is not modified.
+ * written as '_' so that the line stays parseable. An empty stack is written as "<no frames>"
+ * (after the thread root when @opts->threads). The thread root is `thread (TID "NAME")`, or
+ * `thread (TID)` when the name is "". Stacks are merged when their rendered text is equal (so
+ * escaping can merge distinct frames). Whole lines, count included, are sorted bytewise. @opts may
+ * be NULL (all false). Returns 0, -ENOMEM, or -EIO when writing to or flushing @out failed; @out
+ * is flushed, not closed. @a is not modified.
  */
 int pp_folded_write(const struct pp_agg *a, const struct pp_folded_opts *opts, FILE *out);

@@ -39,7 +39,8 @@ int pp_u64map_get(const struct pp_u64map *m, uint64_t key, uint64_t *out);
 
 /*
  * pp_u64map_put() - insert or overwrite @key. Returns 0, PP_U64MAP_E_FULL (map unchanged) or
- * -EINVAL for the reserved key. Never allocates.
+ * -EINVAL for the reserved key. Never allocates. A key already present is overwritten even when
+ * the map is full; FULL means a new key would exceed max_entries (exactly, not the rounded size).
  */
 int pp_u64map_put(struct pp_u64map *m, uint64_t key, uint64_t value);
 

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* walk: sample every thread of every interpreter of a CPython process into an aggregate. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pyprof/agg.h"
+#include "py/discover.h"
+#include "sys/mem.h"
+
+#define WALK_MAX_DEPTH 2048    /* frames per stack; deeper stacks keep their innermost frames */
+#define WALK_MAX_THREADS 4096  /* threads per interpreter */
+#define WALK_MAX_INTERPS 256   /* interpreters per process */
+#define WALK_MAX_CHUNKS 64     /* datastack chunks copied per thread (3.11+) */
+#define WALK_CHUNK_GUESS 16384 /* first read of a chunk: CPython's chunk size */
+#define WALK_CHUNK_MAX (1u << 20)
+
+enum {
+    WALK_E_NONE = 0,
+    WALK_E_GONE, /* the process exited: stop sampling */
+};
+
+struct walk_opts {
+    bool lineno;          /* false: no line numbers (--nolineno) */
+    bool function_lines;  /* true: report each function's first line (-F/--function) */
+    bool full_filenames;  /* true: full paths; false: py-spy's short names */
+};
+
+/* Counters, cumulative since walker_new(). Never logged per sample; reported once at the end. */
+struct walk_stats {
+    uint64_t samples;       /* calls to walker_sample() that read the thread list */
+    uint64_t stacks;        /* thread stacks added to the aggregate */
+    uint64_t torn;          /* stacks dropped because the target changed under the walk twice */
+    uint64_t bad;           /* stacks dropped for implausible memory (bad pointers, types) */
+    uint64_t truncated;     /* stacks deeper than WALK_MAX_DEPTH (innermost frames kept) */
+    uint64_t code_misses;   /* frame-cache misses that needed the code object */
+};
+
+struct walker;
+
+/*
+ * walker_new() - prepare to sample process @pid, whose runtime was discovered into @rt, adding
+ * stacks to @agg. @m, @rt and @agg are borrowed and must outlive the walker. 0 or -ENOMEM.
+ */
+int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
+               uint64_t interp_head, pid_t pid, struct pp_agg *agg, const struct walk_opts *opts);
+
+/* walker_free() - NULL-safe. Returns NULL. */
+struct walker *walker_free(struct walker *w);
+
+/*
+ * walker_sample() - take one sample: every thread of every interpreter adds one stack (count 1)
+ * to the aggregate. Per-thread problems are counted in the stats, never logged.
+ * Returns 0, WALK_E_GONE (the process is gone; nothing added), or a negative errno (-ENOMEM).
+ */
+int walker_sample(struct walker *w);
+
+/* walker_stats() - the counters so far. */
+const struct walk_stats *walker_stats(const struct walker *w);
