@@ -73,7 +73,7 @@ int pystr_read(struct mem *m, const struct py_offsets *off, uint64_t addr, char 
 
     if (!cap)
         return pp_err_origin(-EINVAL);
-    r = read_head(m, addr, buf, off->unicode_compact_size, &got);
+    r = read_head(m, addr, buf, off->unicode_ascii_size, &got);
     if (r)
         return from_mem(r);
     memcpy(&length, buf + off->unicode_length, sizeof(length));

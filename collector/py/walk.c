@@ -584,9 +584,16 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
     if (walked < 0 || walked == WALK_E_GONE)
         return walked;
     /*
-     * Torn-read check. The frames below the top are kept alive by the top (f_back is a strong
-     * reference), so the walk is consistent if the top frame is still the same frame: the same
-     * address, and on <= 3.10 (where frames are freed and reused) the same code and f_back.
+     * 3.11+: the chunks were copied right after the top pointer was read, so the walk runs over
+     * one snapshot; a frame overwritten meanwhile fails the code-object checks. Re-checking the
+     * top here would reject most samples of fast-changing stacks (recursion) for nothing.
+     */
+    if (o->frames == PY_FRAMES_CHUNKED)
+        return walked;
+    /*
+     * <= 3.10 torn-read check. The frames below the top are kept alive by the top (f_back is a
+     * strong reference), so the walk is consistent if the top frame is still the same frame: the
+     * same address, code and f_back (frames are freed and their memory reused).
      */
     r = mem_fail(mem_read_u64(w->mem, tstate + o->tstate_frame, &field));
     if (r)
@@ -601,8 +608,8 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
     if (again != top)
         return WALK_TORN;
     if (walked)
-        return o->frames == PY_FRAMES_HEAP ? WALK_TORN : WALK_BAD;
-    if (o->frames == PY_FRAMES_HEAP && *n) {
+        return WALK_TORN;
+    if (*n) {
         r = mem_fail(mem_read(w->mem, top, buf, o->frame_read_size));
         if (r)
             return r;
