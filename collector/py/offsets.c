@@ -1,1 +1,188 @@
-/* SPDX-License-Identifier: MIT */ typedef int pp_stub_2762;
+/* SPDX-License-Identifier: MIT */
+/* offsets: where the fields the walker reads sit, per CPython minor version. */
+#include <stddef.h>
+
+#include "py/cpython/v3_10.h"
+#include "py/cpython/v3_11.h"
+#include "py/cpython/v3_12.h"
+#include "py/cpython/v3_8.h"
+#include "py/cpython/v3_9.h"
+#include "py/offsets.h"
+
+/* Offset of @member in @type, and the offset just past it. */
+#define OFF(type, member) ((uint32_t)offsetof(struct type, member))
+#define END(type, member) (OFF(type, member) + (uint32_t)sizeof(((struct type *)0)->member))
+#define MAX2(a, b)        ((a) > (b) ? (a) : (b))
+#define MAX3(a, b, c)     MAX2(MAX2(a, b), c)
+#define MAX4(a, b, c, d)  MAX2(MAX3(a, b, c), d)
+
+/*
+ * Bits of the PyASCIIObject state word (see offsets.h): the same in every version here. They
+ * cannot be taken with offsetof; tools/gen-offsets.py checks them against the real headers.
+ */
+#define UNICODE_BITS .unicode_kind_shift = 2, .unicode_compact_shift = 5, .unicode_ascii_shift = 6
+
+/* Fields that 3.8, 3.9 and 3.10 lay out alike, from the v3_X copies with suffix @v. */
+#define HEAP_FRAMES(v)                                                                             \
+    .frames = PY_FRAMES_HEAP,                                                                      \
+    .runtime_interpreters_head = OFF(py_runtime_state_##v, interpreters.head),                     \
+    .interp_next = OFF(py_interpreter_state_##v, next),                                            \
+    .interp_threads_head = OFF(py_interpreter_state_##v, tstate_head),                             \
+    .tstate_read_size = MAX4(END(py_thread_state_##v, next), END(py_thread_state_##v, interp),     \
+                             END(py_thread_state_##v, frame),                                      \
+                             END(py_thread_state_##v, thread_id)),                                 \
+    .tstate_next = OFF(py_thread_state_##v, next),                                                 \
+    .tstate_interp = OFF(py_thread_state_##v, interp),                                             \
+    .tstate_frame = OFF(py_thread_state_##v, frame),                                               \
+    .tstate_thread_id = OFF(py_thread_state_##v, thread_id),                                       \
+    .tstate_native_thread_id = PY_NO_FIELD,                                                        \
+    .tstate_datastack_chunk = PY_NO_FIELD,                                                         \
+    .cframe_current_frame = PY_NO_FIELD,                                                           \
+    .frame_read_size = MAX3(END(py_frame_object_##v, f_back), END(py_frame_object_##v, f_code),    \
+                            END(py_frame_object_##v, f_lasti)),                                    \
+    .frame_previous = OFF(py_frame_object_##v, f_back),                                            \
+    .frame_code = OFF(py_frame_object_##v, f_code),                                                \
+    .frame_lasti = OFF(py_frame_object_##v, f_lasti),                                              \
+    .frame_owner = PY_NO_FIELD,                                                                    \
+    .frame_is_entry = PY_NO_FIELD,                                                                 \
+    .owner_cstack = UINT8_MAX,                                                                     \
+    .chunk_previous = PY_NO_FIELD,                                                                 \
+    .chunk_size = PY_NO_FIELD,                                                                     \
+    .chunk_data = PY_NO_FIELD,                                                                     \
+    .code_filename = OFF(py_code_object_##v, co_filename),                                         \
+    .code_name = OFF(py_code_object_##v, co_name),                                                 \
+    .code_qualname = PY_NO_FIELD,                                                                  \
+    .code_firstlineno = OFF(py_code_object_##v, co_firstlineno),                                   \
+    .code_adaptive = PY_NO_FIELD,                                                                  \
+    .unicode_length = OFF(py_ascii_object_##v, length),                                            \
+    .unicode_state = OFF(py_ascii_object_##v, state),                                              \
+    .unicode_ascii_size = sizeof(struct py_ascii_object_##v),                                      \
+    .unicode_compact_size = sizeof(struct py_compact_unicode_object_##v),                          \
+    UNICODE_BITS,                                                                                  \
+    .bytes_size = OFF(py_bytes_object_##v, ob_base.ob_size),                                       \
+    .bytes_sval = OFF(py_bytes_object_##v, ob_sval)
+
+/* Fields that 3.11 and 3.12 lay out alike (frames in chunks, reached through a _PyCFrame). */
+#define CHUNKED_FRAMES(v)                                                                          \
+    .frames = PY_FRAMES_CHUNKED,                                                                   \
+    .lasti = PY_LASTI_PREV_INSTR,                                                                  \
+    .lines = PY_LINES_PEP657,                                                                      \
+    .runtime_interpreters_head = OFF(py_runtime_state_##v, interpreters.head),                     \
+    .interp_next = OFF(py_interpreter_state_##v, next),                                            \
+    .interp_threads_head = OFF(py_interpreter_state_##v, threads.head),                            \
+    .tstate_read_size = MAX3(MAX3(END(py_thread_state_##v, next),                                  \
+                                  END(py_thread_state_##v, interp),                                \
+                                  END(py_thread_state_##v, cframe)),                               \
+                             MAX2(END(py_thread_state_##v, thread_id),                             \
+                                  END(py_thread_state_##v, native_thread_id)),                     \
+                             END(py_thread_state_##v, datastack_chunk)),                           \
+    .tstate_next = OFF(py_thread_state_##v, next),                                                 \
+    .tstate_interp = OFF(py_thread_state_##v, interp),                                             \
+    .tstate_frame = OFF(py_thread_state_##v, cframe),                                              \
+    .tstate_thread_id = OFF(py_thread_state_##v, thread_id),                                       \
+    .tstate_native_thread_id = OFF(py_thread_state_##v, native_thread_id),                         \
+    .tstate_datastack_chunk = OFF(py_thread_state_##v, datastack_chunk),                           \
+    .cframe_current_frame = OFF(py_cframe_##v, current_frame),                                     \
+    .frame_previous = OFF(py_interpreter_frame_##v, previous),                                     \
+    .frame_code = OFF(py_interpreter_frame_##v, f_code),                                           \
+    .frame_lasti = OFF(py_interpreter_frame_##v, prev_instr),                                      \
+    .chunk_previous = OFF(py_stack_chunk_##v, previous),                                           \
+    .chunk_size = OFF(py_stack_chunk_##v, size),                                                   \
+    .chunk_data = OFF(py_stack_chunk_##v, data),                                                   \
+    .code_read_size = MAX3(MAX3(END(py_code_object_##v, co_filename),                              \
+                                END(py_code_object_##v, co_name),                                  \
+                                END(py_code_object_##v, co_qualname)),                             \
+                           END(py_code_object_##v, co_firstlineno),                                \
+                           END(py_code_object_##v, co_linetable)),                                 \
+    .code_filename = OFF(py_code_object_##v, co_filename),                                         \
+    .code_name = OFF(py_code_object_##v, co_name),                                                 \
+    .code_qualname = OFF(py_code_object_##v, co_qualname),                                         \
+    .code_firstlineno = OFF(py_code_object_##v, co_firstlineno),                                   \
+    .code_linetable = OFF(py_code_object_##v, co_linetable),                                       \
+    .code_adaptive = OFF(py_code_object_##v, co_code_adaptive),                                    \
+    .unicode_length = OFF(py_ascii_object_##v, length),                                            \
+    .unicode_state = OFF(py_ascii_object_##v, state),                                              \
+    .unicode_ascii_size = sizeof(struct py_ascii_object_##v),                                      \
+    .unicode_compact_size = sizeof(struct py_compact_unicode_object_##v),                          \
+    UNICODE_BITS,                                                                                  \
+    .bytes_size = OFF(py_bytes_object_##v, ob_base.ob_size),                                       \
+    .bytes_sval = OFF(py_bytes_object_##v, ob_sval)
+
+static const struct py_offsets py_3_8 = {
+    .major = 3,
+    .minor = 8,
+    .lasti = PY_LASTI_BYTES,
+    .lines = PY_LINES_LNOTAB,
+    HEAP_FRAMES(v3_8),
+    .code_read_size = MAX3(MAX2(END(py_code_object_v3_8, co_filename),
+                                END(py_code_object_v3_8, co_name)),
+                           END(py_code_object_v3_8, co_firstlineno),
+                           END(py_code_object_v3_8, co_lnotab)),
+    .code_linetable = OFF(py_code_object_v3_8, co_lnotab),
+};
+
+static const struct py_offsets py_3_9 = {
+    .major = 3,
+    .minor = 9,
+    .lasti = PY_LASTI_BYTES,
+    .lines = PY_LINES_LNOTAB,
+    HEAP_FRAMES(v3_9),
+    .code_read_size = MAX3(MAX2(END(py_code_object_v3_9, co_filename),
+                                END(py_code_object_v3_9, co_name)),
+                           END(py_code_object_v3_9, co_firstlineno),
+                           END(py_code_object_v3_9, co_lnotab)),
+    .code_linetable = OFF(py_code_object_v3_9, co_lnotab),
+};
+
+static const struct py_offsets py_3_10 = {
+    .major = 3,
+    .minor = 10,
+    .lasti = PY_LASTI_UNITS,
+    .lines = PY_LINES_PEP626,
+    HEAP_FRAMES(v3_10),
+    .code_read_size = MAX3(MAX2(END(py_code_object_v3_10, co_filename),
+                                END(py_code_object_v3_10, co_name)),
+                           END(py_code_object_v3_10, co_firstlineno),
+                           END(py_code_object_v3_10, co_linetable)),
+    .code_linetable = OFF(py_code_object_v3_10, co_linetable),
+};
+
+/* 3.11: owner exists but has no C-stack value; is_entry marks the C -> Python boundary. */
+static const struct py_offsets py_3_11 = {
+    .major = 3,
+    .minor = 11,
+    CHUNKED_FRAMES(v3_11),
+    .frame_read_size = MAX4(END(py_interpreter_frame_v3_11, previous),
+                            END(py_interpreter_frame_v3_11, f_code),
+                            END(py_interpreter_frame_v3_11, prev_instr),
+                            END(py_interpreter_frame_v3_11, is_entry)),
+    .frame_owner = PY_NO_FIELD,
+    .frame_is_entry = OFF(py_interpreter_frame_v3_11, is_entry),
+    .owner_cstack = UINT8_MAX,
+};
+
+/* 3.12: shim frames owned by the C stack mark the C -> Python boundary. */
+static const struct py_offsets py_3_12 = {
+    .major = 3,
+    .minor = 12,
+    CHUNKED_FRAMES(v3_12),
+    .frame_read_size = MAX4(END(py_interpreter_frame_v3_12, previous),
+                            END(py_interpreter_frame_v3_12, f_code),
+                            END(py_interpreter_frame_v3_12, prev_instr),
+                            END(py_interpreter_frame_v3_12, owner)),
+    .frame_owner = OFF(py_interpreter_frame_v3_12, owner),
+    .frame_is_entry = PY_NO_FIELD,
+    .owner_cstack = FRAME_OWNED_BY_CSTACK_V3_12,
+};
+
+int offsets_for_version(unsigned major, unsigned minor, const struct py_offsets **out)
+{
+    static const struct py_offsets *const tables[] = {
+        [8] = &py_3_8, [9] = &py_3_9, [10] = &py_3_10, [11] = &py_3_11, [12] = &py_3_12,
+    };
+
+    if (major != 3 || minor >= sizeof(tables) / sizeof(tables[0]) || !tables[minor])
+        return OFFSETS_E_UNSUPPORTED;
+    *out = tables[minor];
+    return OFFSETS_E_NONE;
+}

@@ -67,24 +67,42 @@ struct py_offsets {
     uint32_t frame_code;                 /* f_code or f_executable */
     uint32_t frame_lasti;                /* f_lasti (int), prev_instr or instr_ptr (pointer) */
     uint32_t frame_owner;                /* char owner (3.12+); PY_NO_FIELD otherwise */
-    uint8_t owner_cstack;                /* FRAME_OWNED_BY_CSTACK (3 in 3.12/3.13) */
+    uint32_t frame_is_entry;             /* bool is_entry (3.11 only: marks the first frame of a
+                                            _PyEval_EvalFrameDefault call); PY_NO_FIELD otherwise */
+    uint8_t owner_cstack;                /* FRAME_OWNED_BY_CSTACK (3 in 3.12/3.13); UINT8_MAX where
+                                            frame_owner is PY_NO_FIELD */
 
     /* _PyStackChunk (3.11+) */
     uint32_t chunk_previous, chunk_size, chunk_data;
 
     /* PyCodeObject: read as one slice of code_read_size bytes */
-    uint32_t code_read_size;
+    uint32_t code_read_size;             /* max(offset + field size) over the fields below, but
+                                            code_adaptive, which is only used in arithmetic */
     uint32_t code_filename, code_name;
     uint32_t code_qualname;              /* PY_NO_FIELD before 3.11 */
     uint32_t code_firstlineno;           /* int */
     uint32_t code_linetable;             /* co_lnotab (<= 3.9) or co_linetable: a bytes object */
     uint32_t code_adaptive;              /* offset of co_code_adaptive (3.11+), else PY_NO_FIELD */
 
-    /* str: PyASCIIObject / PyCompactUnicodeObject */
+    /*
+     * str: PyASCIIObject / PyCompactUnicodeObject. The state word is a bit-field in an unsigned
+     * int; gcc and clang on little-endian ABIs allocate from bit 0 up, so (3.8 .. 3.13):
+     *   bits 0-1  interned (3.8-3.11: not/mortal/immortal; 3.12+: not/interned/immortal/static)
+     *   bits 2-4  kind     (1, 2 or 4 bytes a char; 0 = PyUnicode_WCHAR_KIND, <= 3.11 only)
+     *   bit  5    compact  (the characters follow the struct)
+     *   bit  6    ascii    (compact + ascii: data at unicode_ascii_size, else unicode_compact_size)
+     *   bit  7    ready (<= 3.11) / statically_allocated (3.12+); bits 8-31 padding
+     * The interned width stayed 2 bits through 3.13 (3.12 only gave value 3 a meaning). Read the
+     * bits through the shifts below, never with constants: kind = (state >> kind_shift) & 7,
+     * compact = (state >> compact_shift) & 1, ascii = (state >> ascii_shift) & 1.
+     */
     uint32_t unicode_length;             /* Py_ssize_t length */
     uint32_t unicode_state;              /* the state bit-field word (uint32) */
     uint32_t unicode_ascii_size;         /* sizeof(PyASCIIObject): data of compact ASCII strings */
     uint32_t unicode_compact_size;       /* sizeof(PyCompactUnicodeObject): other compact data */
+    uint8_t unicode_kind_shift;          /* lowest bit of the 3-bit kind field */
+    uint8_t unicode_compact_shift;       /* the compact bit */
+    uint8_t unicode_ascii_shift;         /* the ascii bit */
 
     /* bytes */
     uint32_t bytes_size;                 /* ob_size */

@@ -566,7 +566,7 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
                      size_t *n, bool *truncated)
 {
     const struct py_offsets *o = w->off;
-    uint64_t top, again, field;
+    uint64_t top, field;
     uint8_t buf[FRAME_BUF];
     int r, walked;
 
@@ -593,30 +593,29 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
     /*
      * <= 3.10 torn-read check. The frames below the top are kept alive by the top (f_back is a
      * strong reference), so the walk is consistent if the top frame is still the same frame: the
-     * same address, code and f_back (frames are freed and their memory reused).
+     * same address, code and f_back (frames are freed and their memory reused). Both re-reads go
+     * in one batch.
      */
-    r = mem_fail(mem_read_u64(w->mem, tstate + o->tstate_frame, &field));
-    if (r)
-        return r;
+    {
+        struct mem_range rr[2] = {
+            { .addr = tstate + o->tstate_frame, .buf = &field, .len = sizeof(field) },
+            { .addr = top, .buf = buf, .len = top && *n ? o->frame_read_size : 0 },
+        };
+
+        r = mem_fail(mem_readv(w->mem, rr, 2));
+        if (r)
+            return r;
+    }
     if (field != *frame_field) {
         *frame_field = field;
         return WALK_TORN;
     }
-    r = top_frame(w, field, &again);
-    if (r)
-        return r;
-    if (again != top)
-        return WALK_TORN;
     if (walked)
         return WALK_TORN;
-    if (*n) {
-        r = mem_fail(mem_read(w->mem, top, buf, o->frame_read_size));
-        if (r)
-            return r;
-        if (get_u64(buf, o->frame_code) != w->raw[0].code ||
-            get_u64(buf, o->frame_previous) != w->top_back)
-            return WALK_TORN;
-    }
+    if (top && *n &&
+        (get_u64(buf, o->frame_code) != w->raw[0].code ||
+         get_u64(buf, o->frame_previous) != w->top_back))
+        return WALK_TORN;
     return WALK_OK;
 }
 
