@@ -134,6 +134,7 @@ static bool child_gone(struct recording *rc)
 static int wait_for_interpreter(struct recording *rc, uint64_t *head)
 {
     int64_t deadline = now_ns() + (int64_t)(rc->cfg->startup_timeout * NSEC), pause = NSEC / 1000;
+    char notpy_why[sizeof(rc->rt.why)] = "";
     int r;
 
     for (;;) {
@@ -142,6 +143,13 @@ static int wait_for_interpreter(struct recording *rc, uint64_t *head)
             r = discover_interp_head(&rc->rt, &rc->mem, head);
         if (!r)
             return 0;
+        /* Keep what a live launched command ran: once it exits, /proc has nothing to say. */
+        if (r == DISCOVER_E_NOTPY)
+            memcpy(notpy_why, rc->rt.why, sizeof(notpy_why));
+        else if (r == DISCOVER_E_GONE && notpy_why[0]) {
+            memcpy(rc->rt.why, notpy_why, sizeof(notpy_why));
+            r = DISCOVER_E_NOTPY;
+        }
         if (r == DISCOVER_E_UNSUPPORTED || r == DISCOVER_E_PERM || r < 0)
             return discovery_failed(rc, r);
         if (r == DISCOVER_E_GONE && !rc->launched)
