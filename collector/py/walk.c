@@ -85,6 +85,8 @@ struct walker {
 
     /* <= 3.10: offset of the kernel tid inside glibc's struct pthread; < 0 until found */
     long tid_offset;
+    bool tid_searched;
+    int32_t batched_tid;            /* tid read along with the torn check, 0 if not read */
     pid_t ns_pid;
 
     struct raw_frame raw[WALK_MAX_DEPTH];
@@ -114,6 +116,11 @@ static int32_t get_i32(const uint8_t *buf, uint32_t at)
 
     memcpy(&v, buf + at, sizeof(v));
     return v;
+}
+
+static bool is_fatal(int r)
+{
+    return r < 0 || r == WALK_E_GONE;
 }
 
 /* Map a mem_read() result for the walk: GONE stops everything, anything else is bad memory. */
@@ -308,6 +315,31 @@ static int pthread_tid(struct walker *w, uint64_t pthread, uint64_t *out)
         return WALK_BAD;
     *out = (uint64_t)tid;
     return 0;
+}
+
+/*
+ * Find the tid offset before the first sample, so that no thread is ever shown under its
+ * pthread_t: try each thread of the first interpreter until the main thread's struct turns up.
+ */
+static int find_tid_offset(struct walker *w)
+{
+    const struct py_offsets *o = w->off;
+    uint8_t ts[512];
+    uint64_t tstate, tid;
+    int r;
+
+    r = mem_read_u64(w->mem, w->interp_head + o->interp_threads_head, &tstate);
+    for (size_t nt = 0; !r && tstate && nt < WALK_MAX_THREADS && w->tid_offset < 0; nt++) {
+        r = mem_read(w->mem, tstate, ts, o->tstate_read_size);
+        if (r)
+            break;
+        r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
+        if (is_fatal(r))
+            return r;
+        r = 0;
+        tstate = get_u64(ts, o->tstate_next);
+    }
+    return r == MEM_E_GONE ? WALK_E_GONE : 0;
 }
 
 /* ===== Code objects and frames ===== */
@@ -597,12 +629,16 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
      * in one batch.
      */
     {
-        struct mem_range rr[2] = {
+        /* Once its offset is known, the kernel tid of the thread comes in the same batch. */
+        struct mem_range rr[3] = {
             { .addr = tstate + o->tstate_frame, .buf = &field, .len = sizeof(field) },
             { .addr = top, .buf = buf, .len = top && *n ? o->frame_read_size : 0 },
+            { .addr = get_u64(ts, o->tstate_thread_id) + (uint64_t)w->tid_offset,
+              .buf = &w->batched_tid, .len = w->tid_offset >= 0 ? sizeof(w->batched_tid) : 0 },
         };
 
-        r = mem_fail(mem_readv(w->mem, rr, 2));
+        w->batched_tid = 0;
+        r = mem_fail(mem_readv(w->mem, rr, 3));
         if (r)
             return r;
     }
@@ -617,11 +653,6 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
          get_u64(buf, o->frame_previous) != w->top_back))
         return WALK_TORN;
     return WALK_OK;
-}
-
-static bool is_fatal(int r)
-{
-    return r < 0 || r == WALK_E_GONE;
 }
 
 static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts)
@@ -662,11 +693,15 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts)
     if (o->tstate_native_thread_id != PY_NO_FIELD) {
         tid = get_u64(ts, o->tstate_native_thread_id);
     } else {
-        r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
-        if (is_fatal(r))
-            return r;
-        if (r)
-            tid = get_u64(ts, o->tstate_thread_id); /* unknown: show the pthread_t */
+        if (w->batched_tid > 0) {
+            tid = (uint64_t)w->batched_tid;
+        } else {
+            r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
+            if (is_fatal(r))
+                return r;
+            if (r)
+                tid = get_u64(ts, o->tstate_thread_id); /* unknown: show the pthread_t */
+        }
     }
     if (!kept)
         return 0; /* a thread with no Python frames (not started, or only in C) */
@@ -689,6 +724,13 @@ int walker_sample(struct walker *w)
     uint8_t ts[FRAME_BUF];
     uint64_t interp = w->interp_head;
     int r;
+
+    if (o->tstate_native_thread_id == PY_NO_FIELD && w->tid_offset < 0 && !w->tid_searched) {
+        w->tid_searched = true;
+        r = find_tid_offset(w);
+        if (r)
+            return r;
+    }
 
     for (size_t ni = 0; interp && ni < WALK_MAX_INTERPS; ni++) {
         uint64_t tstate;
