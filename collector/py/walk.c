@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* walk: sample every thread of every interpreter of a CPython process into an aggregate. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,8 +22,9 @@
  *      >= 3.11: copy its datastack chunks in bulk (one read per chunk, 16 KiB guessed) and walk
  *      _PyInterpreterFrames from the local copy; frames outside the chunks (generators) are read
  *      one by one;
- *   3. re-read the top frame pointer and the top frame: if either changed, the walk may mix two
- *      moments of the stack (a torn read), so walk again once, then give up and count it;
+ *   3. <= 3.10: re-read the top frame pointer and the top frame (one batched read): if either
+ *      changed, the walk may mix two moments of the stack (a torn read), so walk again once, then
+ *      give up and count it;
  *   4. map each (code object, instruction) to a frame id through a cache keyed by remote address;
  *      only a miss reads the code object, its strings and its line table.
  * Caches are bounded; when one fills up, all are cleared (frame ids in the aggregate stay valid).
@@ -91,7 +91,7 @@ struct walker {
 
     struct raw_frame raw[WALK_MAX_DEPTH];
     uint64_t top_back;              /* previous-frame pointer of the walk's top frame */
-    uint32_t fids[WALK_MAX_DEPTH];
+    uint32_t fids[WALK_MAX_DEPTH + 1];
     uint8_t *chunk_buf;
     size_t chunk_cap;
     struct chunk_copy chunks[WALK_MAX_CHUNKS];
@@ -431,6 +431,18 @@ static int resolve(struct walker *w, const struct raw_frame *rf, uint32_t *out_f
     return key == UINT64_MAX ? 0 : cache_put(w, w->frame_cache, key, *out_fid);
 }
 
+static int truncated_frame(struct walker *w, uint32_t *out)
+{
+    static const char name[] = "[truncated]";
+    struct pp_frame f = { .line = 0 };
+    int r;
+
+    r = pp_strtab_intern(pp_agg_strtab(w->agg), name, sizeof(name) - 1, &f.name);
+    if (!r)
+        r = pp_strtab_intern(pp_agg_strtab(w->agg), "", 0, &f.file);
+    return r ? r : pp_agg_intern_frame(w->agg, &f, out);
+}
+
 /* ===== Frame access: heap frames and datastack chunks ===== */
 
 /* Copy the chunk at @remote into chunk_buf. 0, WALK_BAD, WALK_E_GONE or -errno. */
@@ -438,7 +450,7 @@ static int copy_chunk(struct walker *w, uint64_t remote)
 {
     const struct py_offsets *o = w->off;
     struct chunk_copy *c;
-    size_t used = 0;
+    size_t used = 0, got;
     uint64_t size;
     int r;
 
@@ -453,21 +465,24 @@ static int copy_chunk(struct walker *w, uint64_t remote)
     c = &w->chunks[w->n_chunks];
     c->remote = remote;
     c->local = (uint32_t)used;
-    r = mem_read(w->mem, remote, w->chunk_buf + used, WALK_CHUNK_GUESS);
+    /* One read in the common case: CPython's chunks are 16 KiB unless a frame needed more. */
+    got = WALK_CHUNK_GUESS;
+    r = mem_read(w->mem, remote, w->chunk_buf + used, got);
+    if (r == MEM_E_FAULT) {
+        got = o->chunk_data;
+        r = mem_read(w->mem, remote, w->chunk_buf + used, got);
+    }
     if (r)
         return mem_fail(r);
     size = get_u64(w->chunk_buf + used, o->chunk_size);
     if (size < o->chunk_data || size > WALK_CHUNK_MAX || used + size > w->chunk_cap)
         return WALK_BAD;
-    if (size > WALK_CHUNK_GUESS) {
-        r = mem_read(w->mem, remote + WALK_CHUNK_GUESS, w->chunk_buf + used + WALK_CHUNK_GUESS,
-                     size - WALK_CHUNK_GUESS);
+    if (size > got) {
+        r = mem_read(w->mem, remote + got, w->chunk_buf + used + got, size - got);
         if (r)
             return mem_fail(r);
     }
-    c->len = (uint32_t)(size > WALK_CHUNK_GUESS ? size : WALK_CHUNK_GUESS);
-    if (size < WALK_CHUNK_GUESS)
-        c->len = (uint32_t)size;
+    c->len = (uint32_t)size;
     w->next_chunk = get_u64(w->chunk_buf + used, o->chunk_previous);
     w->n_chunks++;
     return 0;
@@ -677,7 +692,13 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts)
         return 0;
     }
 
-    /* Resolve, root first. */
+    /* Resolve, root first. A truncated stack gets a "[truncated]" root so it is not misread. */
+    if (truncated) {
+        r = truncated_frame(w, &w->fids[kept]);
+        if (r)
+            return r;
+        kept++;
+    }
     for (size_t i = 0; i < n; i++) {
         r = resolve(w, &w->raw[n - 1 - i], &w->fids[kept]);
         if (is_fatal(r))
