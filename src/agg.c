@@ -40,6 +40,11 @@ struct pp_agg {
     size_t n_pool;
 
     uint64_t total;
+
+    struct pp_sample *samples; /* the timeline, when enabled */
+    size_t cap_samples;
+    size_t n_samples;
+    bool timeline_on;
 };
 
 /* === Lifecycle =========================================================== */
@@ -73,6 +78,7 @@ struct pp_agg *pp_agg_free(struct pp_agg *a)
     free(a->stacks);
     pp_itab_deinit(&a->stack_index);
     free(a->pool);
+    free(a->samples);
     free(a);
     return NULL;
 }
@@ -208,8 +214,9 @@ static uint64_t hash_stack(uint32_t thread, const uint32_t *fids, uint32_t n_fid
     return pp_hash_u64(h);
 }
 
-int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
-               uint64_t count)
+/* pp_agg_add() with the index of the stack in *out_idx. */
+static int add_stack(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
+                     uint64_t count, uint32_t *out_idx)
 {
     struct stack_key k = {a, thread, fids, n_fids};
     struct stack_rec *s;
@@ -227,6 +234,7 @@ int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t
     if (pp_itab_find(&a->stack_index, h, stack_eq, &k, &idx)) {
         a->stacks[idx].count += count;
         a->total += count;
+        *out_idx = idx;
         return 0;
     }
     if (a->n_stacks >= MAX_IDS || n_fids > SIZE_MAX - a->n_pool)
@@ -252,7 +260,68 @@ int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t
     a->n_pool += n_fids;
     a->total += count;
     pp_itab_insert(&a->stack_index, h, idx);
+    *out_idx = idx;
     return 0;
+}
+
+int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
+               uint64_t count)
+{
+    uint32_t idx;
+
+    return add_stack(a, thread, fids, n_fids, count, &idx);
+}
+
+/* === Origins ============================================================= */
+
+enum pp_origin pp_origin_of_path(const char *path)
+{
+    if (!path || !path[0])
+        return PP_ORIGIN_UNKNOWN;
+    if (strstr(path, "site-packages/") || strstr(path, "dist-packages/"))
+        return PP_ORIGIN_THIRD_PARTY;
+    if (strstr(path, "/lib/python3.") || !strncmp(path, "<frozen ", 8))
+        return PP_ORIGIN_STDLIB;
+    return PP_ORIGIN_USER;
+}
+
+/* === Timeline ============================================================ */
+
+void pp_agg_timeline_enable(struct pp_agg *a)
+{
+    a->timeline_on = true;
+}
+
+int pp_agg_add_sample(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
+                      uint64_t time_ns)
+{
+    uint32_t idx;
+    int r;
+
+    /* Grow first, so that a failure leaves counts and timeline in step. */
+    if (a->timeline_on) {
+        r = pp_grow((void **)&a->samples, &a->cap_samples, a->n_samples + 1,
+                    sizeof(*a->samples));
+        if (r < 0)
+            return r;
+    }
+    r = add_stack(a, thread, fids, n_fids, 1, &idx);
+    if (r || !a->timeline_on)
+        return r;
+    a->samples[a->n_samples].stack = idx;
+    a->samples[a->n_samples].time_ns = time_ns;
+    a->n_samples++;
+    return 0;
+}
+
+size_t pp_agg_n_samples(const struct pp_agg *a)
+{
+    return a->n_samples;
+}
+
+const struct pp_sample *pp_agg_sample_get(const struct pp_agg *a, size_t i)
+{
+    return i < a->n_samples ? &a->samples[i] : NULL;
 }
 
 /* === Accessors =========================================================== */

@@ -265,3 +265,185 @@ out:
     rendered_deinit(&frames);
     return r;
 }
+
+/* === Reading ============================================================= */
+
+#define READ_MAX_DEPTH 65536 /* frames per line; deeper lines are refused as malformed */
+
+struct reader {
+    struct pp_agg *a;
+    uint32_t *fids;
+    size_t cap_fids;
+    uint32_t empty;          /* string id of "" */
+    uint32_t anon_thread;    /* thread index for lines without a thread frame, or UINT32_MAX */
+};
+
+static int intern(struct reader *rd, const char *s, size_t n, uint32_t *out)
+{
+    return pp_strtab_intern(pp_agg_strtab(rd->a), s, n, out);
+}
+
+/* Parse a decimal uint64 in [s, s+n); false on anything else or overflow. */
+static bool parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/*
+ * "thread (TID "name")" or "thread (TID)" -> thread index. Returns 1 if @s is not such a frame.
+ */
+static int parse_thread(struct reader *rd, const char *s, size_t n, uint32_t *out)
+{
+    const char *p = s + 8, *end = s + n, *q;
+    uint64_t tid;
+    uint32_t name = rd->empty;
+    int r;
+
+    if (n < 10 || memcmp(s, "thread (", 8) || end[-1] != ')')
+        return 1;
+    for (q = p; q < end - 1 && *q >= '0' && *q <= '9'; q++)
+        ;
+    if (!parse_u64(p, (size_t)(q - p), &tid))
+        return 1;
+    if (q == end - 1) {
+        /* "thread (TID)" */
+    } else if (end - q >= 4 && q[0] == ' ' && q[1] == '"' && end[-2] == '"') {
+        r = intern(rd, q + 2, (size_t)(end - 2 - (q + 2)), &name);
+        if (r)
+            return r;
+    } else {
+        return 1;
+    }
+    return pp_agg_intern_thread(rd->a, tid, name, out);
+}
+
+/* "name (file:line)" / "name (file)" / "name" -> frame id. */
+static int parse_frame(struct reader *rd, const char *s, size_t n, uint32_t *out)
+{
+    struct pp_frame f = { .name = rd->empty, .file = rd->empty, .line = 0 };
+    size_t name_len = n, file_at = 0, file_len = 0;
+    char path[4096];
+    int r;
+
+    if (n >= 4 && s[n - 1] == ')') {
+        /* The file part starts at the last " (" whose closing paren ends the frame. */
+        for (size_t i = n - 1; i-- > 1;) {
+            if (s[i] == '(' && s[i - 1] == ' ') {
+                name_len = i - 1;
+                file_at = i + 1;
+                file_len = n - 1 - file_at;
+                break;
+            }
+        }
+    }
+    if (file_len) {
+        const char *colon = memrchr(s + file_at, ':', file_len);
+        uint64_t line;
+
+        if (colon && parse_u64(colon + 1, (size_t)(s + file_at + file_len - colon - 1), &line) &&
+            line <= UINT32_MAX) {
+            f.line = (uint32_t)line;
+            file_len = (size_t)(colon - (s + file_at));
+        }
+        r = intern(rd, s + file_at, file_len, &f.file);
+        if (r)
+            return r;
+        if (file_len < sizeof(path)) {
+            memcpy(path, s + file_at, file_len);
+            path[file_len] = '\0';
+            f.origin = pp_origin_of_path(path);
+        }
+    } else {
+        name_len = n;
+    }
+    r = intern(rd, s, name_len, &f.name);
+    if (r)
+        return r;
+    return pp_agg_intern_frame(rd->a, &f, out);
+}
+
+static int read_line(struct reader *rd, char *line, size_t len)
+{
+    const char *sp, *p, *end;
+    uint64_t count;
+    uint32_t thread = UINT32_MAX, n = 0;
+    int r;
+
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    if (!len || line[0] == '#')
+        return 0;
+    sp = memrchr(line, ' ', len);
+    if (!sp || !parse_u64(sp + 1, (size_t)(line + len - sp - 1), &count))
+        return PP_FOLDED_E_FORMAT;
+    end = sp;
+    for (p = line; p <= end;) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *fe = semi ? semi : end;
+
+        if (fe > p) {
+            if (n == 0 && thread == UINT32_MAX) {
+                r = parse_thread(rd, p, (size_t)(fe - p), &thread);
+                if (r < 0)
+                    return r;
+                if (r == 0)
+                    goto next;
+                thread = UINT32_MAX;
+            }
+            if (n == READ_MAX_DEPTH)
+                return PP_FOLDED_E_FORMAT;
+            r = pp_grow((void **)&rd->fids, &rd->cap_fids, (size_t)n + 1, sizeof(*rd->fids));
+            if (r < 0)
+                return r;
+            r = parse_frame(rd, p, (size_t)(fe - p), &rd->fids[n]);
+            if (r)
+                return r;
+            n++;
+        }
+next:
+        if (!semi)
+            break;
+        p = semi + 1;
+    }
+    if (thread == UINT32_MAX) {
+        if (rd->anon_thread == UINT32_MAX) {
+            r = pp_agg_intern_thread(rd->a, 0, rd->empty, &rd->anon_thread);
+            if (r)
+                return r;
+        }
+        thread = rd->anon_thread;
+    }
+    return pp_agg_add(rd->a, thread, rd->fids, n, count);
+}
+
+int pp_folded_read(struct pp_agg *a, FILE *in, size_t *out_line)
+{
+    struct reader rd = { .a = a, .anon_thread = UINT32_MAX };
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    int r;
+
+    r = intern(&rd, "", 0, &rd.empty);
+    while (!r && (len = getline(&line, &cap, in)) > 0) {
+        lineno++;
+        r = read_line(&rd, line, (size_t)len);
+    }
+    if (!r && ferror(in))
+        r = -EIO;
+    if (r == PP_FOLDED_E_FORMAT && out_line)
+        *out_line = lineno;
+    free(line);
+    free(rd.fids);
+    return r;
+}

@@ -48,6 +48,7 @@ enum {
 
 struct code_entry {
     uint32_t name, file;   /* string ids in the aggregate */
+    uint32_t origin;       /* enum pp_origin of the file */
     int32_t firstlineno;
     uint8_t *table;        /* line table copy (NULL when lines are not needed) */
     size_t table_len;
@@ -190,16 +191,24 @@ static const char *short_filename(struct walker *w, const char *path)
     return start;
 }
 
-static int intern_str(struct walker *w, struct pp_u64map *cache, uint64_t addr, bool file,
-                      uint32_t *out)
+/*
+ * The string id of the str at @addr, cached by address. For a file name (@origin non-NULL) the
+ * displayed form is interned (short or full) and *origin classifies the full path; the cache
+ * keeps both (id in the low 32 bits, origin above).
+ */
+static int intern_str(struct walker *w, struct pp_u64map *cache, uint64_t addr, uint32_t *out,
+                      uint32_t *origin)
 {
     uint64_t v;
     size_t len;
     const char *s;
+    uint32_t kind = PP_ORIGIN_UNKNOWN;
     int r;
 
     if (pp_u64map_get(cache, addr, &v) == 0) {
         *out = (uint32_t)v;
+        if (origin)
+            *origin = (uint32_t)(v >> 32);
         return 0;
     }
     r = pystr_read(w->mem, w->off, addr, w->str, sizeof(w->str), &len);
@@ -208,14 +217,18 @@ static int intern_str(struct walker *w, struct pp_u64map *cache, uint64_t addr, 
     if (r)
         return r < 0 ? r : WALK_BAD;
     s = w->str;
-    if (file && !w->opts.full_filenames) {
-        s = short_filename(w, w->str);
-        len = strlen(s);
+    if (origin) {
+        kind = pp_origin_of_path(w->str);
+        *origin = kind;
+        if (!w->opts.full_filenames) {
+            s = short_filename(w, w->str);
+            len = strlen(s);
+        }
     }
     r = pp_strtab_intern(pp_agg_strtab(w->agg), s, len, out);
     if (r)
         return r;
-    return cache_put(w, cache, addr, *out);
+    return cache_put(w, cache, addr, (uint64_t)kind << 32 | *out);
 }
 
 /* The name of thread @tid: its comm (the kernel's thread name), read once per thread id. */
@@ -368,9 +381,9 @@ static int load_code(struct walker *w, uint64_t code, struct code_entry **out)
     if (w->rt->code_type && get_u64(buf, 8) != w->rt->code_type)
         return o->lasti == PY_LASTI_INSTR_PTR ? RESOLVE_SKIP : WALK_BAD;
     name_ptr = get_u64(buf, o->code_qualname != PY_NO_FIELD ? o->code_qualname : o->code_name);
-    r = intern_str(w, w->name_cache, name_ptr, false, &e.name);
+    r = intern_str(w, w->name_cache, name_ptr, &e.name, NULL);
     if (!r)
-        r = intern_str(w, w->file_cache, get_u64(buf, o->code_filename), true, &e.file);
+        r = intern_str(w, w->file_cache, get_u64(buf, o->code_filename), &e.file, &e.origin);
     if (r)
         return r;
     e.firstlineno = get_i32(buf, o->code_firstlineno);
@@ -418,6 +431,7 @@ static int resolve(struct walker *w, const struct raw_frame *rf, uint32_t *out_f
         return r;
     f.name = ce->name;
     f.file = ce->file;
+    f.origin = ce->origin;
     if (!w->opts.lineno)
         f.line = 0;
     else if (w->opts.function_lines || addr < 0)
@@ -434,7 +448,7 @@ static int resolve(struct walker *w, const struct raw_frame *rf, uint32_t *out_f
 static int truncated_frame(struct walker *w, uint32_t *out)
 {
     static const char name[] = "[truncated]";
-    struct pp_frame f = { .line = 0 };
+    struct pp_frame f = { .line = 0, .origin = PP_ORIGIN_UNKNOWN };
     int r;
 
     r = pp_strtab_intern(pp_agg_strtab(w->agg), name, sizeof(name) - 1, &f.name);

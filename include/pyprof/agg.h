@@ -7,12 +7,31 @@
 
 #include "pyprof/strtab.h"
 
-/* One frame. name and file are ids in the aggregate's string table; line 0 means "no line". */
+/* Where a frame's code comes from, for colouring; not part of a frame's identity. */
+enum pp_origin {
+    PP_ORIGIN_UNKNOWN = 0,
+    PP_ORIGIN_USER,        /* the application's own code */
+    PP_ORIGIN_STDLIB,      /* the Python standard library (lib/pythonX.Y, <frozen ...>) */
+    PP_ORIGIN_THIRD_PARTY, /* site-packages / dist-packages */
+};
+
+/*
+ * One frame. name and file are ids in the aggregate's string table; line 0 means "no line".
+ * Frames are equal when name, file and line are; origin is kept from the first one interned.
+ */
 struct pp_frame {
     uint32_t name;
     uint32_t file;
     uint32_t line;
+    uint32_t origin;       /* enum pp_origin */
 };
+
+/*
+ * pp_origin_of_path() - classify a source path: "site-packages/" or "dist-packages/" anywhere
+ * -> THIRD_PARTY; "/lib/python3." or "<frozen " -> STDLIB; other paths starting with '/' or
+ * "<string>"-like names -> USER. Pure.
+ */
+enum pp_origin pp_origin_of_path(const char *path);
 
 /* One thread: OS thread id (or the interpreter's id when the OS one is unknown) and a name id. */
 struct pp_thread {
@@ -61,6 +80,32 @@ int pp_agg_intern_thread(struct pp_agg *a, uint64_t tid, uint32_t name, uint32_t
  */
 int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
                uint64_t count);
+
+/*
+ * The timeline: an optional record of every sample in order, for writers that show time
+ * (speedscope, chrome trace). Off by default; costs 16 bytes per sample when on.
+ */
+struct pp_sample {
+    uint32_t stack;          /* index for pp_agg_stack() */
+    uint64_t time_ns;        /* time of the sample, any epoch, non-decreasing */
+};
+
+/* pp_agg_timeline_enable() - start recording the samples passed to pp_agg_add_sample(). */
+void pp_agg_timeline_enable(struct pp_agg *a);
+
+/*
+ * pp_agg_add_sample() - pp_agg_add(@a, @thread, @fids, @n_fids, 1), and, when the timeline is
+ * enabled, append (stack, @time_ns) to it. Same returns as pp_agg_add(); on an error nothing
+ * changes. Amortised O(1); allocates only for a new stack or when the timeline grows.
+ */
+int pp_agg_add_sample(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t n_fids,
+                      uint64_t time_ns);
+
+/* pp_agg_n_samples() - samples in the timeline (0 when it was never enabled). */
+size_t pp_agg_n_samples(const struct pp_agg *a);
+
+/* pp_agg_sample_get() - the i-th sample of the timeline, or NULL when out of range. */
+const struct pp_sample *pp_agg_sample_get(const struct pp_agg *a, size_t i);
 
 /*
  * Accessors. Indices are dense, in order of first insertion. Out of range, pp_agg_stack() zeroes

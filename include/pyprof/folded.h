@@ -25,3 +25,19 @@ struct pp_folded_opts {
  * is flushed, not closed. @a is not modified.
  */
 int pp_folded_write(const struct pp_agg *a, const struct pp_folded_opts *opts, FILE *out);
+
+enum {
+    PP_FOLDED_E_NONE = 0,
+    PP_FOLDED_E_FORMAT, /* a line is not "stack count"; *out_line says which */
+};
+
+/*
+ * pp_folded_read() - add every line of folded text from @in to @a. Accepts ours, py-spy's and
+ * flamegraph.pl's: "frame;frame;... COUNT" (COUNT a non-negative integer after the last space;
+ * blank lines and lines starting with '#' skipped). A frame "name (file:line)" or "name (file)"
+ * is split into name, file and line; any other text is a name alone. A leading frame
+ * "thread (TID ...)" (ours with -t) becomes the sample's thread; otherwise thread 0 "". Origins
+ * come from pp_origin_of_path(file). Returns 0, PP_FOLDED_E_FORMAT (with the 1-based line number
+ * in *out_line if non-NULL), -ENOMEM or -EIO. On an error @a may hold the lines before it.
+ */
+int pp_folded_read(struct pp_agg *a, FILE *in, size_t *out_line);

@@ -16,7 +16,7 @@ static uint32_t str(struct pp_agg *a, const char *s)
 
 static uint32_t frame(struct pp_agg *a, const char *name, const char *file, uint32_t line)
 {
-    struct pp_frame f = {str(a, name), str(a, file), line};
+    struct pp_frame f = {str(a, name), str(a, file), line, 0};
     uint32_t fid = UINT32_MAX;
 
     T_EQ_INT(pp_agg_intern_frame(a, &f, &fid), 0);
@@ -60,7 +60,7 @@ static void test_basic(void)
 
     /* A frame whose string ids are not in the table. */
     {
-        struct pp_frame bad = {9999, 0, 1};
+        struct pp_frame bad = {9999, 0, 1, 0};
 
         T_EQ_INT(pp_agg_intern_frame(a, &bad, &fid), -EINVAL);
         T_EQ_INT(pp_agg_n_frames(a), 4);
@@ -242,8 +242,63 @@ static void test_no_alloc_on_hit(void)
     pp_agg_free(a);
 }
 
+/* The timeline keeps every sample in order, with the index of its merged stack. */
+static void test_timeline(void)
+{
+    struct pp_agg *a = NULL;
+    struct pp_frame f = { 0 };
+    uint32_t fid[2], th, name;
+    const struct pp_sample *s;
+
+    T_EQ_INT(pp_agg_new(&a), 0);
+    T_EQ_INT(pp_strtab_intern(pp_agg_strtab(a), "f", 1, &f.name), 0);
+    f.line = 1;
+    T_EQ_INT(pp_agg_intern_frame(a, &f, &fid[0]), 0);
+    f.line = 2;
+    T_EQ_INT(pp_agg_intern_frame(a, &f, &fid[1]), 0);
+    T_EQ_INT(pp_strtab_intern(pp_agg_strtab(a), "t", 1, &name), 0);
+    T_EQ_INT(pp_agg_intern_thread(a, 7, name, &th), 0);
+
+    /* Off by default: counts only. */
+    T_EQ_INT(pp_agg_add_sample(a, th, fid, 1, 100), 0);
+    T_EQ_INT(pp_agg_n_samples(a), 0);
+    T_ASSERT(pp_agg_sample_get(a, 0) == NULL);
+
+    pp_agg_timeline_enable(a);
+    T_EQ_INT(pp_agg_add_sample(a, th, fid, 2, 200), 0);
+    T_EQ_INT(pp_agg_add_sample(a, th, fid, 1, 300), 0);
+    T_EQ_INT(pp_agg_add_sample(a, th, fid, 2, 400), 0);
+    T_EQ_INT(pp_agg_add_sample(a, th + 1, fid, 2, 500), -EINVAL); /* no such thread */
+    T_EQ_INT(pp_agg_n_samples(a), 3);
+    s = pp_agg_sample_get(a, 0);
+    T_ASSERT(s && s->stack == 1 && s->time_ns == 200);
+    s = pp_agg_sample_get(a, 1);
+    T_ASSERT(s && s->stack == 0 && s->time_ns == 300);
+    s = pp_agg_sample_get(a, 2);
+    T_ASSERT(s && s->stack == 1 && s->time_ns == 400);
+    T_ASSERT(pp_agg_sample_get(a, 3) == NULL);
+    T_EQ_INT(pp_agg_total(a), 4);
+    pp_agg_free(a);
+}
+
+static void test_origin(void)
+{
+    T_EQ_INT(pp_origin_of_path("/usr/lib/python3.11/json/decoder.py"), PP_ORIGIN_STDLIB);
+    T_EQ_INT(pp_origin_of_path("<frozen importlib._bootstrap>"), PP_ORIGIN_STDLIB);
+    T_EQ_INT(pp_origin_of_path("/venv/lib/python3.12/site-packages/requests/api.py"),
+             PP_ORIGIN_THIRD_PARTY);
+    T_EQ_INT(pp_origin_of_path("/usr/lib/python3/dist-packages/yaml/__init__.py"),
+             PP_ORIGIN_THIRD_PARTY);
+    T_EQ_INT(pp_origin_of_path("/srv/app/handlers.py"), PP_ORIGIN_USER);
+    T_EQ_INT(pp_origin_of_path("<string>"), PP_ORIGIN_USER);
+    T_EQ_INT(pp_origin_of_path(""), PP_ORIGIN_UNKNOWN);
+    T_EQ_INT(pp_origin_of_path(NULL), PP_ORIGIN_UNKNOWN);
+}
+
 int main(void)
 {
+    test_origin();
+    test_timeline();
     test_basic();
     test_deep_and_many();
     test_no_alloc_on_hit();

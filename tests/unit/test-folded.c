@@ -15,7 +15,7 @@ static uint32_t str(struct pp_agg *a, const char *s, size_t len)
 
 static uint32_t frame(struct pp_agg *a, const char *name, const char *file, uint32_t line)
 {
-    struct pp_frame f = {str(a, name, strlen(name)), str(a, file, strlen(file)), line};
+    struct pp_frame f = {str(a, name, strlen(name)), str(a, file, strlen(file)), line, 0};
     uint32_t fid = UINT32_MAX;
 
     T_EQ_INT(pp_agg_intern_frame(a, &f, &fid), 0);
@@ -68,7 +68,7 @@ static void test_full(void)
     fd = frame(a, "a;b\nc", "x;y.py", 3);    /* escaped ... */
     fe = frame(a, "a_b_c", "x_y.py", 3);     /* ... to the same text as this one: merged */
     {
-        struct pp_frame f = {str(a, "tab\there\x7f", 9), str(a, "nul\0file", 8), 1};
+        struct pp_frame f = {str(a, "tab\there\x7f", 9), str(a, "nul\0file", 8), 1, 0};
 
         T_EQ_INT(pp_agg_intern_frame(a, &f, &ff), 0);
     }
@@ -229,8 +229,85 @@ static void test_write_error(void)
     pp_agg_free(a);
 }
 
+/* Read folded text, write it back: ours with and without thread roots, py-spy's, flamegraph.pl's. */
+static void roundtrip(const char *in, bool threads, const char *want)
+{
+    struct pp_agg *a = NULL;
+    struct pp_folded_opts o = { .threads = threads };
+    char *buf = NULL;
+    size_t len = 0, line = 0;
+    FILE *f = fmemopen((void *)in, strlen(in), "r"), *out;
+
+    T_EQ_INT(pp_agg_new(&a), 0);
+    T_EQ_INT(pp_folded_read(a, f, &line), 0);
+    fclose(f);
+    out = open_memstream(&buf, &len);
+    T_EQ_INT(pp_folded_write(a, &o, out), 0);
+    fclose(out);
+    T_EQ_STR(buf, want);
+    free(buf);
+    pp_agg_free(a);
+}
+
+static void test_read(void)
+{
+    static const char ours[] =
+        "thread (100 \"MainThread\");<module> (srv.py:40);serve (srv.py:30) 50\n"
+        "thread (101 \"w \"1\"\");run (threading.py:982);job <&> (x) (jobs.py:7) 25\n"
+        "thread (102);<frozen> (<frozen importlib._bootstrap>:1360) 2\n";
+    static const char plain[] = "# comment\n\nmain;work;leaf 3\nmain;work;leaf 4\r\nmain 1\n";
+    struct pp_agg *a = NULL;
+    const struct pp_frame *fr;
+    struct pp_stack_view v;
+    size_t line = 0;
+    FILE *f;
+
+    roundtrip(ours, true, ours);
+    roundtrip(ours, false,
+              "<frozen> (<frozen importlib._bootstrap>:1360) 2\n"
+              "<module> (srv.py:40);serve (srv.py:30) 50\n"
+              "run (threading.py:982);job <&> (x) (jobs.py:7) 25\n");
+    roundtrip(plain, false, "main 1\nmain;work;leaf 7\n");
+    roundtrip("a (f.py) 2\na (f.py:0) 3\n", false, "a (f.py) 5\n");
+
+    /* Frames are split into name, file and line; origins follow the path. */
+    T_EQ_INT(pp_agg_new(&a), 0);
+    f = fmemopen((void *)ours, sizeof(ours) - 1, "r");
+    T_EQ_INT(pp_folded_read(a, f, NULL), 0);
+    fclose(f);
+    T_EQ_INT(pp_agg_n_threads(a), 3);
+    T_EQ_INT(pp_agg_thread_get(a, 1)->tid, 101);
+    T_EQ_STR(pp_strtab_str(pp_agg_strtab(a), pp_agg_thread_get(a, 1)->name, NULL), "w \"1\"");
+    pp_agg_stack(a, 1, &v);
+    T_EQ_INT(v.n_fids, 2);
+    T_EQ_INT(v.count, 25);
+    fr = pp_agg_frame_get(a, v.fids[1]);
+    T_EQ_STR(pp_strtab_str(pp_agg_strtab(a), fr->name, NULL), "job <&> (x)");
+    T_EQ_STR(pp_strtab_str(pp_agg_strtab(a), fr->file, NULL), "jobs.py");
+    T_EQ_INT(fr->line, 7);
+    pp_agg_stack(a, 2, &v);
+    fr = pp_agg_frame_get(a, v.fids[0]);
+    T_EQ_INT(fr->origin, PP_ORIGIN_STDLIB);
+    pp_agg_free(a);
+
+    /* Malformed lines are reported with their number. */
+    T_EQ_INT(pp_agg_new(&a), 0);
+    f = fmemopen((void *)"a;b 1\na;b x\n", 12, "r");
+    T_EQ_INT(pp_folded_read(a, f, &line), PP_FOLDED_E_FORMAT);
+    T_EQ_INT(line, 2);
+    fclose(f);
+    f = fmemopen((void *)"a;b 99999999999999999999\n", 25, "r");
+    T_EQ_INT(pp_folded_read(a, f, &line), PP_FOLDED_E_FORMAT);
+    fclose(f);
+    f = fmemopen((void *)"nocount\n", 8, "r");
+    T_EQ_INT(pp_folded_read(a, f, &line), PP_FOLDED_E_FORMAT);
+    fclose(f);
+    pp_agg_free(a);
+}
+
 int main(void)
 {
+    test_read();
     test_full();
     test_empty();
     test_sort_whole_lines();
