@@ -16,7 +16,9 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  record   sample a running process (--pid) or a command (-- python app.py) and write\n"
-    "           its stacks\n"
+    "           a flame graph, folded stacks, speedscope, pprof or a chrome trace\n"
+    "  convert  turn a folded or pprof file into another format\n"
+    "  diff     a differential flame graph of two profiles\n"
     "\n"
     "Run 'pyprof <command> --help' for its options.\n";
 
@@ -24,32 +26,63 @@ static const char usage_record[] =
     "Usage: pyprof record [options] --pid PID\n"
     "       pyprof record [options] -- python script.py [args...]\n"
     "\n"
-    "Sample the Python stacks of every thread without stopping the target, and write\n"
-    "folded stacks (one line per distinct stack, root first, then the sample count).\n"
+    "Sample the Python stacks of every thread without stopping the target.\n"
     "\n"
     "Options:\n"
     "  -p, --pid PID          attach to this running process\n"
     "  -d, --duration SECS    stop after SECS seconds (default: until the target exits\n"
     "                         or Ctrl-C)\n"
     "  -r, --rate HZ          samples per second (default 100)\n"
-    "  -o, --output FILE      write here (default: standard output)\n"
-    "  -f, --format FORMAT    folded (default)\n"
+    "  -o, --output FILE      write here (default: pyprof-PID-TIME.svg; - = stdout)\n"
+    "  -f, --format FORMAT    flamegraph, folded, speedscope, pprof, chrometrace\n"
+    "                         (default: from the -o extension, else flamegraph)\n"
     "  -t, --threads          add a root frame per thread: thread (TID \"name\")\n"
     "      --nolineno         leave line numbers out\n"
     "  -F, --function         report each function's first line instead of the current\n"
     "                         line, so samples group by function\n"
     "      --full-filenames   full paths instead of module-relative file names\n"
+    "      --icicle           flame graph with the root on top\n"
+    "      --title TEXT       flame graph title\n"
     "      --no-progress      no progress line on a terminal\n"
     "  -h, --help             this text\n"
     "\n"
     "Exit codes: 0 ok, 2 fatal error, 3 no such process, 4 permission denied,\n"
     "5 not a Python process, 6 unsupported Python version, 64 usage error.\n";
 
+static const char usage_convert[] =
+    "Usage: pyprof convert INPUT [-o OUTPUT] [-f FORMAT] [options]\n"
+    "\n"
+    "Read folded stacks (pyprof's, py-spy's or flamegraph.pl's) or a pprof profile\n"
+    "(gzipped or not) and write it in another format.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output FILE      write here (default: standard output)\n"
+    "  -f, --format FORMAT    flamegraph, folded, speedscope, pprof, chrometrace\n"
+    "                         (default: from the -o extension, else flamegraph)\n"
+    "  -r, --rate HZ          sampling rate of a folded input, for time units (default 100)\n"
+    "  -t, --threads          keep thread root frames (folded, flamegraph)\n"
+    "      --icicle           flame graph with the root on top\n"
+    "      --title TEXT       flame graph title\n"
+    "  -h, --help             this text\n";
+
+static const char usage_diff[] =
+    "Usage: pyprof diff BEFORE AFTER [-o OUTPUT] [options]\n"
+    "\n"
+    "A differential flame graph: the shape of AFTER, red where time grew since BEFORE,\n"
+    "blue where it shrank. Inputs are folded or pprof files.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output FILE      write here (default: standard output)\n"
+    "      --normalize        scale BEFORE to AFTER's total sample count first\n"
+    "      --icicle           root on top\n"
+    "      --title TEXT       title\n"
+    "  -h, --help             this text\n";
+
 void cli_defaults(struct pyprof_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->rate = 100;
-    cfg->format = PYPROF_FORMAT_FOLDED;
+    cfg->format = PP_FORMAT_NONE;
     cfg->lineno = true;
     cfg->startup_timeout = 10;
     cfg->progress = -1;
@@ -69,9 +102,22 @@ static bool parse_number(const char *s, double max, double *out)
     return true;
 }
 
+static int parse_format(struct pyprof_config *cfg, const char *name, FILE *err)
+{
+    cfg->format = pp_format_from_name(name);
+    if (cfg->format == PP_FORMAT_NONE) {
+        fprintf(err,
+                "pyprof: unknown format '%s': use flamegraph, folded, speedscope, pprof or "
+                "chrometrace\n",
+                name);
+        return CLI_E_USAGE;
+    }
+    return 0;
+}
+
 static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
-    enum { OPT_NOLINENO = 256, OPT_FULL, OPT_NOPROGRESS };
+    enum { OPT_NOLINENO = 256, OPT_FULL, OPT_NOPROGRESS, OPT_ICICLE, OPT_TITLE };
     static const struct option opts[] = {
         { "pid", required_argument, NULL, 'p' },
         { "duration", required_argument, NULL, 'd' },
@@ -83,13 +129,15 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
         { "nolineno", no_argument, NULL, OPT_NOLINENO },
         { "full-filenames", no_argument, NULL, OPT_FULL },
         { "no-progress", no_argument, NULL, OPT_NOPROGRESS },
+        { "icicle", no_argument, NULL, OPT_ICICLE },
+        { "title", required_argument, NULL, OPT_TITLE },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     double v;
     int c;
 
-    optind = 1;
+    optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tFh", opts, NULL)) != -1) {
         switch (c) {
@@ -121,12 +169,8 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
             cfg->output = optarg;
             break;
         case 'f':
-            if (strcmp(optarg, "folded") != 0) {
-                fprintf(err, "pyprof: unknown format '%s': this build writes 'folded'\n",
-                        optarg);
+            if (parse_format(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
-            cfg->format = PYPROF_FORMAT_FOLDED;
             break;
         case 't':
             cfg->threads = true;
@@ -142,6 +186,12 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
             break;
         case OPT_NOPROGRESS:
             cfg->progress = 0;
+            break;
+        case OPT_ICICLE:
+            cfg->icicle = true;
+            break;
+        case OPT_TITLE:
+            cfg->title = optarg;
             break;
         case 'h':
             fputs(usage_record, out);
@@ -169,6 +219,88 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
     return 0;
 }
 
+/* Options of convert and diff; positional arguments are the input files. */
+static int parse_files(struct pyprof_config *cfg, int argc, char **argv, size_t n_inputs,
+                       const char *usage, FILE *out, FILE *err)
+{
+    enum { OPT_ICICLE = 256, OPT_TITLE, OPT_NORMALIZE };
+    static const struct option opts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "format", required_argument, NULL, 'f' },
+        { "rate", required_argument, NULL, 'r' },
+        { "threads", no_argument, NULL, 't' },
+        { "icicle", no_argument, NULL, OPT_ICICLE },
+        { "title", required_argument, NULL, OPT_TITLE },
+        { "normalize", no_argument, NULL, OPT_NORMALIZE },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    size_t n = 0;
+    int c;
+
+    optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:f:r:th", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            cfg->output = optarg;
+            break;
+        case 'f':
+            if (parse_format(cfg, optarg, err))
+                return CLI_E_USAGE;
+            break;
+        case 'r':
+            if (!parse_number(optarg, 100000, &cfg->rate)) {
+                fprintf(err, "pyprof: invalid rate '%s': expected samples per second\n", optarg);
+                return CLI_E_USAGE;
+            }
+            break;
+        case 't':
+            cfg->threads = true;
+            break;
+        case OPT_ICICLE:
+            cfg->icicle = true;
+            break;
+        case OPT_TITLE:
+            cfg->title = optarg;
+            break;
+        case OPT_NORMALIZE:
+            if (n_inputs != 2)
+                goto unknown;
+            cfg->normalize = true;
+            break;
+        case 'h':
+            fputs(usage, out);
+            return CLI_E_EXIT;
+        case ':':
+            fprintf(err, "pyprof: option '%s' needs a value\n", argv[optind - 1]);
+            return CLI_E_USAGE;
+        default:
+        unknown:
+            fprintf(err, "pyprof: unknown option '%s'; see 'pyprof %s --help'\n",
+                    argv[optind - 1], cfg->command);
+            return CLI_E_USAGE;
+        }
+    }
+    for (; optind < argc; optind++) {
+        if (n == n_inputs) {
+            fprintf(err, "pyprof: too many input files ('%s'); see 'pyprof %s --help'\n",
+                    argv[optind], cfg->command);
+            return CLI_E_USAGE;
+        }
+        cfg->inputs[n++] = argv[optind];
+    }
+    if (n != n_inputs) {
+        fputs(usage, err);
+        return CLI_E_USAGE;
+    }
+    if (n_inputs == 2 && cfg->format != PP_FORMAT_NONE && cfg->format != PP_FORMAT_FLAMEGRAPH) {
+        fprintf(err, "pyprof: diff writes a flame graph (SVG) only\n");
+        return CLI_E_USAGE;
+    }
+    return 0;
+}
+
 int cli_parse(struct pyprof_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
     if (argc < 2) {
@@ -186,6 +318,14 @@ int cli_parse(struct pyprof_config *cfg, int argc, char **argv, FILE *out, FILE 
     if (!strcmp(argv[1], "record")) {
         cfg->command = "record";
         return parse_record(cfg, argc - 1, argv + 1, out, err);
+    }
+    if (!strcmp(argv[1], "convert")) {
+        cfg->command = "convert";
+        return parse_files(cfg, argc - 1, argv + 1, 1, usage_convert, out, err);
+    }
+    if (!strcmp(argv[1], "diff")) {
+        cfg->command = "diff";
+        return parse_files(cfg, argc - 1, argv + 1, 2, usage_diff, out, err);
     }
     fprintf(err, "pyprof: unknown command '%s'\n\n%s", argv[1], usage_main);
     return CLI_E_USAGE;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "pyprof/output.h"
+
 /* Documented exit codes (README "Exit codes"). Only main() exits. */
 enum pyprof_exit {
     PYPROF_EXIT_OK = 0,
@@ -15,21 +17,23 @@ enum pyprof_exit {
     PYPROF_EXIT_NOTPY = 5,       /* the target is not a CPython process */
     PYPROF_EXIT_UNSUPPORTED = 6, /* a CPython version pyprof does not support */
     PYPROF_EXIT_USAGE = 64,      /* bad command line */
-};
-
-enum pyprof_format {
-    PYPROF_FORMAT_FOLDED = 1,
+    PYPROF_EXIT_DATAERR = 65,    /* convert/diff: an input file is malformed */
+    PYPROF_EXIT_NOINPUT = 66,    /* convert/diff: an input file cannot be opened */
 };
 
 struct pyprof_config {
-    const char *command;     /* "record" */
+    const char *command;     /* "record", "convert" or "diff" */
     pid_t pid;               /* -p/--pid, 0 when launching */
     char **argv;             /* command to launch (NULL-terminated), NULL when attaching */
     double duration;         /* -d/--duration seconds, 0 = until the target exits or Ctrl-C */
     double rate;             /* -r/--rate samples per second */
-    const char *output;      /* -o/--output, NULL or "-" = stdout */
-    enum pyprof_format format;
+    const char *output;      /* -o/--output, "-" = stdout; NULL: see record_run / convert */
+    enum pp_format format;   /* -f/--format; PP_FORMAT_NONE: from -o's extension, else SVG */
     bool threads;            /* -t/--threads */
+    bool icicle;             /* --icicle: flame graph root on top */
+    const char *title;       /* --title */
+    const char *inputs[2];   /* convert: one input file; diff: BEFORE and AFTER */
+    bool normalize;          /* diff --normalize */
     bool lineno;             /* cleared by --nolineno */
     bool function;           /* -F/--function */
     bool full_filenames;     /* --full-filenames */
@@ -43,7 +47,7 @@ enum {
     CLI_E_EXIT,  /* --help or --version was answered on @out: exit 0 */
 };
 
-/* cli_defaults() - the defaults: rate 100 Hz, folded, line numbers on, 10 s start-up wait. */
+/* cli_defaults() - the defaults: rate 100 Hz, format from -o, line numbers on, 10 s start-up. */
 void cli_defaults(struct pyprof_config *cfg);
 
 /*

@@ -2,8 +2,10 @@
 /* pyprof: command-line entry point. The only place that exits. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "convert.h"
 #include "record.h"
 
 int main(int argc, char **argv)
@@ -17,5 +19,7 @@ int main(int argc, char **argv)
         return PYPROF_EXIT_OK;
     if (r)
         return PYPROF_EXIT_USAGE;
-    return record_run(&cfg, stderr);
+    if (!strcmp(cfg.command, "record"))
+        return record_run(&cfg, stderr);
+    return convert_run(&cfg, stderr);
 }

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "pyprof/agg.h"
-#include "pyprof/folded.h"
+#include "pyprof/output.h"
 #include "py/discover.h"
 #include "py/walk.h"
 #include "record.h"
@@ -28,6 +28,10 @@ struct recording {
     const struct pyprof_config *cfg;
     FILE *err;
     FILE *out;
+    const char *out_path;     /* NULL: standard output */
+    char out_default[64];     /* pyprof-PID-TIME.svg when no -o was given */
+    enum pp_format format;
+    uint64_t start_unix_ns;
     pid_t pid;
     bool launched;
     bool child_reaped;
@@ -196,6 +200,12 @@ static int sample_loop(struct recording *rc)
     /* A tighter timer slack keeps high rates on schedule; harmless if refused. */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     rc->started = now_ns();
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        rc->start_unix_ns = (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+    }
     next = rc->started;
     next_progress = rc->started + PROGRESS_EVERY;
     next_child_poll = rc->started + CHILD_POLL_EVERY;
@@ -204,7 +214,7 @@ static int sample_loop(struct recording *rc)
     for (;;) {
         if (handle_signal(rc))
             break;
-        r = walker_sample(rc->walker);
+        r = walker_sample(rc->walker, (uint64_t)now_ns());
         if (r == WALK_E_GONE) {
             r = 0;
             break;
@@ -241,10 +251,30 @@ static int sample_loop(struct recording *rc)
     return r;
 }
 
+/*
+ * Decide the output file and format (py-spy's rules: -f, else the -o extension, else an SVG;
+ * without -o, pyprof-PID-TIME.svg, or standard output when -f was given) and open it.
+ */
 static int open_output(struct recording *rc)
 {
-    const char *o = rc->cfg->output;
+    const struct pyprof_config *cfg = rc->cfg;
+    const char *o = cfg->output;
 
+    rc->format = cfg->format;
+    if (!rc->format && o)
+        rc->format = pp_format_from_path(o);
+    if (!rc->format)
+        rc->format = PP_FORMAT_FLAMEGRAPH;
+    if (!o && !cfg->format) {
+        struct tm tm;
+        time_t t = time(NULL);
+
+        localtime_r(&t, &tm);
+        snprintf(rc->out_default, sizeof(rc->out_default), "pyprof-%d-%04d%02d%02dT%02d%02d%02d.svg",
+                 (int)rc->pid, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+        o = rc->out_default;
+    }
     if (!o || !strcmp(o, "-")) {
         rc->out = stdout;
         return 0;
@@ -254,16 +284,61 @@ static int open_output(struct recording *rc)
         fprintf(rc->err, "pyprof: error: cannot write '%s': %s\n", o, strerror(errno));
         return PYPROF_EXIT_FATAL;
     }
+    rc->out_path = o;
     return 0;
+}
+
+/* "python3 app.py --port 80" from argv, or from /proc/PID/cmdline when attaching. */
+static void describe_command(struct recording *rc, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (rc->cfg->argv) {
+        for (char **a = rc->cfg->argv; *a && n + 1 < cap; a++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", *a);
+    } else {
+        char path[64];
+        FILE *f;
+        size_t got;
+
+        n = (size_t)snprintf(buf, cap, "PID %d: ", (int)rc->pid);
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)rc->pid);
+        f = fopen(path, "re");
+        if (!f)
+            return;
+        got = fread(buf + n, 1, cap - n - 1, f);
+        fclose(f);
+        for (size_t i = n; i < n + got; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        while (got && buf[n + got - 1] == ' ')
+            got--;
+        buf[n + got] = '\0';
+    }
+    if (n >= cap)
+        buf[cap - 1] = '\0';
 }
 
 static int write_output(struct recording *rc)
 {
-    struct pp_folded_opts fo = { .threads = rc->cfg->threads };
-    const char *name = rc->out == stdout ? "standard output" : rc->cfg->output;
+    char command[1024];
+    struct pp_meta meta = {
+        .title = rc->cfg->title,
+        .command = command,
+        .start_unix_ns = rc->start_unix_ns,
+        .duration_ns = (uint64_t)(rc->stopped - rc->started),
+        .rate_hz = rc->cfg->rate,
+        .wall = true, /* idle threads are sampled too */
+    };
+    struct pp_output_opts oo = {
+        .threads = rc->cfg->threads, .icicle = rc->cfg->icicle, .title = rc->cfg->title,
+    };
+    const char *name = rc->out_path ? rc->out_path : "standard output";
     int r;
 
-    r = pp_folded_write(rc->agg, &fo, rc->out);
+    describe_command(rc, command, sizeof(command));
+    r = pp_output_write(rc->agg, &meta, rc->format, &oo, rc->out);
     if (!r && fflush(rc->out) != 0)
         r = -EIO;
     if (rc->out != stdout) {
@@ -294,8 +369,8 @@ static void print_summary(struct recording *rc)
             st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0, rc->rt.major,
             rc->rt.minor, (int)rc->pid, pp_agg_n_stacks(rc->agg), st->stacks, st->torn, st->bad,
             rc->late);
-    if (rc->cfg->output && strcmp(rc->cfg->output, "-"))
-        fprintf(rc->err, "pyprof: wrote %s\n", rc->cfg->output);
+    if (rc->out_path)
+        fprintf(rc->err, "pyprof: wrote %s (%s)\n", rc->out_path, pp_format_name(rc->format));
 }
 
 int record_run(const struct pyprof_config *cfg, FILE *err)
@@ -317,9 +392,12 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
         fprintf(err, "pyprof: error: %s\n", strerror(-r));
         return PYPROF_EXIT_FATAL;
     }
-    code = open_output(&rc);
-    if (code)
-        goto out;
+    if (cfg->output || cfg->format) {
+        /* Fail on a bad path before anything is started or attached. */
+        code = open_output(&rc);
+        if (code)
+            goto out;
+    }
     if (cfg->argv) {
         r = target_launch(cfg->argv, &rc.pid);
         if (r) {
@@ -329,6 +407,13 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
         }
         rc.launched = true;
     }
+    if (!rc.out) {
+        code = open_output(&rc); /* the default name carries the PID */
+        if (code)
+            goto out;
+    }
+    if (pp_format_needs_timeline(rc.format))
+        pp_agg_timeline_enable(rc.agg);
     mem_init(&rc.mem, rc.pid);
     r = wait_for_interpreter(&rc, &head);
     if (r > 1) {

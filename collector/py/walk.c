@@ -684,7 +684,7 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
     return WALK_OK;
 }
 
-static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts)
+static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, uint64_t time_ns)
 {
     const struct py_offsets *o = w->off;
     uint64_t frame_field = get_u64(ts, o->tstate_frame), tid = 0;
@@ -742,7 +742,7 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts)
         return 0; /* a thread with no Python frames (not started, or only in C) */
     r = thread_index(w, tid, &thread);
     if (!r)
-        r = pp_agg_add(w->agg, thread, w->fids, (uint32_t)kept, 1);
+        r = pp_agg_add_sample(w->agg, thread, w->fids, (uint32_t)kept, time_ns);
     if (r)
         return r;
     w->stats.stacks++;
@@ -753,7 +753,7 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts)
 
 /* ===== Public API ===== */
 
-int walker_sample(struct walker *w)
+int walker_sample(struct walker *w, uint64_t time_ns)
 {
     const struct py_offsets *o = w->off;
     uint8_t ts[FRAME_BUF];
@@ -787,7 +787,7 @@ int walker_sample(struct walker *w)
                 w->stats.bad++;
                 break;
             }
-            r = sample_thread(w, tstate, ts);
+            r = sample_thread(w, tstate, ts, time_ns);
             if (r)
                 return r;
             tstate = get_u64(ts, o->tstate_next);

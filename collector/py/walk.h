@@ -51,11 +51,12 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
 struct walker *walker_free(struct walker *w);
 
 /*
- * walker_sample() - take one sample: every thread of every interpreter adds one stack (count 1)
- * to the aggregate. Per-thread problems are counted in the stats, never logged.
- * Returns 0, WALK_E_GONE (the process is gone; nothing added), or a negative errno (-ENOMEM).
+ * walker_sample() - take one sample at @time_ns: every thread of every interpreter adds one
+ * stack (pp_agg_add_sample, so it is on the aggregate's timeline when that is enabled). Threads
+ * with no Python frames add nothing. Per-thread problems are counted in the stats, never logged.
+ * Returns 0, WALK_E_GONE (the process is gone), or a negative errno (-ENOMEM).
  */
-int walker_sample(struct walker *w);
+int walker_sample(struct walker *w, uint64_t time_ns);
 
 /* walker_stats() - the counters so far. */
 const struct walk_stats *walker_stats(const struct walker *w);

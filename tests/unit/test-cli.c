@@ -34,7 +34,7 @@ int main(void)
         T_ASSERT(c.duration == 0);
         T_ASSERT(c.lineno && !c.threads && !c.function && !c.full_filenames);
         T_ASSERT(c.argv == NULL && c.output == NULL);
-        T_EQ_INT(c.format, PYPROF_FORMAT_FOLDED);
+        T_EQ_INT(c.format, PP_FORMAT_NONE);
     }
     {
         char *a[] = { "pyprof", "record", "--pid=7", "-d", "2.5", "-r", "1000", "-o", "x.txt",
@@ -43,6 +43,7 @@ int main(void)
         T_EQ_INT(c.pid, 7);
         T_ASSERT(c.duration == 2.5 && c.rate == 1000);
         T_EQ_STR(c.output, "x.txt");
+        T_EQ_INT(c.format, PP_FORMAT_FOLDED);
         T_ASSERT(c.threads && !c.lineno && c.function && c.full_filenames);
     }
     {
@@ -94,6 +95,32 @@ int main(void)
         memset(err, 0, sizeof(err));
         T_EQ_INT(parse(&c, a, err, sizeof(err)), CLI_E_USAGE);
         T_ASSERT(strstr(err, "needs a value") != NULL);
+    }
+    /* convert and diff take files. */
+    {
+        char *a[] = { "pyprof", "convert", "in.folded", "-o", "out.svg", "-f", "speedscope",
+                      "--icicle", "--title", "T", NULL };
+        T_EQ_INT(parse(&c, a, err, sizeof(err)), 0);
+        T_EQ_STR(c.command, "convert");
+        T_EQ_STR(c.inputs[0], "in.folded");
+        T_EQ_STR(c.output, "out.svg");
+        T_EQ_INT(c.format, PP_FORMAT_SPEEDSCOPE);
+        T_ASSERT(c.icicle);
+        T_EQ_STR(c.title, "T");
+        char *d[] = { "pyprof", "diff", "a.folded", "b.pb.gz", "--normalize", "-o", "d.svg", NULL };
+        T_EQ_INT(parse(&c, d, err, sizeof(err)), 0);
+        T_ASSERT(c.normalize);
+        T_EQ_STR(c.inputs[1], "b.pb.gz");
+        char *e1[] = { "pyprof", "convert", NULL };
+        T_EQ_INT(parse(&c, e1, err, sizeof(err)), CLI_E_USAGE);
+        char *e2[] = { "pyprof", "convert", "a", "b", NULL };
+        T_EQ_INT(parse(&c, e2, err, sizeof(err)), CLI_E_USAGE);
+        char *e3[] = { "pyprof", "convert", "a", "--normalize", NULL };
+        T_EQ_INT(parse(&c, e3, err, sizeof(err)), CLI_E_USAGE);
+        char *e4[] = { "pyprof", "diff", "a", "b", "-f", "pprof", NULL };
+        T_EQ_INT(parse(&c, e4, err, sizeof(err)), CLI_E_USAGE);
+        char *e5[] = { "pyprof", "diff", "a", NULL };
+        T_EQ_INT(parse(&c, e5, err, sizeof(err)), CLI_E_USAGE);
     }
     {
         char *a[] = { "pyprof", "frobnicate", NULL };
