@@ -12,10 +12,15 @@ mode=${1:-demo}
 
 apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-dev
               libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev python3)
+# Third-party readers the test suite checks our outputs with.
+test_packages=(chromium golang-go golang-github-google-pprof-dev libxml2-utils)
 
 install_missing() {
-    local missing=()
-    for p in "${apt_packages[@]}"; do
+    local missing=() want=("${apt_packages[@]}")
+    [ "$mode" = test ] && want+=("${test_packages[@]}")
+    # Node.js usually comes with the machine (nodesource); Debian's own only when there is none.
+    [ "$mode" = test ] && ! command -v node >/dev/null && want+=(nodejs npm)
+    for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -24,6 +29,16 @@ install_missing() {
     [ "$(id -u)" -ne 0 ] && sudo=sudo
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+}
+
+install_npm() {
+    # node and npm may come from the machine rather than apt; skip only if neither exists.
+    command -v npm >/dev/null || return 0
+    if [ ! -d "$here/tests/formats/node_modules/ajv" ] ||
+       [ ! -d "$here/tests/formats/node_modules/playwright-core" ]; then
+        echo "== npm install (tests/formats)"
+        (cd "$here/tests/formats" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
 }
 
 do_build() {
@@ -41,9 +56,30 @@ do_demo() {
     awk '{print $NF "\t" $0}' "$out" | sort -rn | head -n 5 | cut -f2-
 }
 
+# Run one suite script that ends with "N passed, N failed[, N skipped]"; add its counts.
+run_suite() {
+    local name=$1 log="$build/$1.log" rc=0 line s
+    shift
+    echo "== $name"
+    "$@" 2>&1 | tee "$log" || rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+    if [ -z "$line" ]; then
+        echo "FAIL $name: no summary line (exit $rc)"
+        failed=$((failed + 1))
+        return
+    fi
+    passed=$((passed + $(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')))
+    failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+    s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+    skipped=$((skipped + ${s:-0}))
+}
+
 do_test() {
-    local passed=0 failed=0 skipped=0 log="$build/meson-logs/testlog.json"
+    local log="$build/meson-logs/testlog.json" p f s
+    passed=0 failed=0 skipped=0
+    install_npm
     echo "== unit tests"
+    rm -f "$log"
     meson test -C "$build" --suite unit --print-errorlogs || true
     if [ -f "$log" ]; then
         read -r p f s < <(python3 - "$log" <<'PY'
@@ -61,19 +97,8 @@ PY
     else
         failed=$((failed + 1))
     fi
-    echo "== functional tests"
-    local flog="$build/functional.log" rc=0
-    python3 "$here/tests/functional/run.py" --pyprof "$build/collector/pyprof" 2>&1 | tee "$flog" || rc=$?
-    local line
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$flog" | tail -n 1 || true)
-    if [ -n "$line" ]; then
-        passed=$((passed + $(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')))
-        failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
-        s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p'); skipped=$((skipped + ${s:-0}))
-    else
-        failed=$((failed + 1))
-    fi
-    [ "$rc" -ne 0 ] && [ -z "$line" ] && failed=$((failed + 1))
+    run_suite functional python3 "$here/tests/functional/run.py" --pyprof "$build/collector/pyprof"
+    run_suite formats python3 "$here/tests/formats/run.py" --pyprof "$build/collector/pyprof"
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }
