@@ -54,6 +54,18 @@ struct code_entry {
     size_t table_len;
 };
 
+#define PREDICT_SLOTS 1024
+#define PREDICT_DEPTH 256
+
+struct predict {
+    uint64_t tstate;
+    uint64_t root;  /* confirmed outermost frame of the thread, or 0 (see check_root) */
+    uint64_t cand;  /* outermost frame of recent strict walks, awaiting confirmation */
+    uint32_t cand_hits;
+    uint32_t n;
+    uint64_t addrs[PREDICT_DEPTH];
+};
+
 struct chunk_copy {
     uint64_t remote;       /* remote address of the chunk */
     uint32_t len;          /* bytes copied */
@@ -89,6 +101,18 @@ struct walker {
     bool tid_searched;
     int32_t batched_tid;            /* tid read along with the torn check, 0 if not read */
     pid_t ns_pid;
+
+    /*
+     * <= 3.10 prefetch: each thread's frame addresses from its previous sample (slots keyed by
+     * the thread state's address). The next walk reads them all in one batch and falls back to
+     * single reads only where the chain changed.
+     */
+    struct predict *predict;
+    uint64_t pf_addr[PREDICT_DEPTH + 1];
+    uint8_t *pf_buf;                 /* (PREDICT_DEPTH + 1) * frame_read_size bytes */
+    size_t pf_n, pf_cursor;
+    uint64_t walked_addr[PREDICT_DEPTH];
+    uint64_t walked_root;            /* address of the outermost frame of the last walk */
 
     struct raw_frame raw[WALK_MAX_DEPTH];
     uint64_t top_back;              /* previous-frame pointer of the walk's top frame */
@@ -511,6 +535,16 @@ static int frame_bytes(struct walker *w, uint64_t addr, uint8_t *buf, const uint
     uint32_t need = w->off->frame_read_size;
     int r;
 
+    /* Prefetched heap frames: the walk usually asks for them in order, so start at the cursor. */
+    for (size_t k = 0; k < w->pf_n; k++) {
+        size_t i = (w->pf_cursor + k) % w->pf_n;
+
+        if (w->pf_addr[i] == addr) {
+            *out = w->pf_buf + i * need;
+            w->pf_cursor = i + 1;
+            return 0;
+        }
+    }
     for (;;) {
         for (size_t i = 0; i < w->n_chunks; i++) {
             const struct chunk_copy *c = &w->chunks[i];
@@ -556,6 +590,151 @@ static int64_t frame_addr(const struct walker *w, const uint8_t *f, uint64_t cod
     return -1;
 }
 
+static struct predict *predict_slot(struct walker *w, uint64_t tstate)
+{
+    return w->predict ? &w->predict[pp_hash_u64(tstate) & (PREDICT_SLOTS - 1)] : NULL;
+}
+
+/*
+ * <= 3.10: read the top frame and the frames of this thread's previous chain in one batch. Only
+ * the leading ranges that were read in full are used (a freed frame may be unmapped).
+ */
+static int prefetch_chain(struct walker *w, uint64_t tstate, uint64_t top)
+{
+    struct mem_range rr[PREDICT_DEPTH + 1];
+    const struct predict *p = predict_slot(w, tstate);
+    uint32_t need = w->off->frame_read_size;
+    size_t n = 0, n_ok = 0;
+    int r;
+
+    w->pf_n = 0;
+    w->pf_cursor = 0;
+    if (!p || !top)
+        return 0;
+    w->pf_addr[n++] = top;
+    if (p->tstate == tstate)
+        for (uint32_t i = 0; i < p->n && n < PREDICT_DEPTH + 1; i++)
+            if (p->addrs[i] != top)
+                w->pf_addr[n++] = p->addrs[i];
+    for (size_t i = 0; i < n; i++)
+        rr[i] = (struct mem_range){ .addr = w->pf_addr[i], .buf = w->pf_buf + i * need,
+                                    .len = need };
+    r = mem_readv_prefix(w->mem, rr, n, &n_ok);
+    if (r)
+        return mem_fail(r);
+    w->pf_n = n_ok;
+    return 0;
+}
+
+/* Drop the @k innermost frames of the walk (they may have returned since). */
+static void drop_innermost(struct walker *w, size_t k, size_t *n)
+{
+    memmove(w->raw, w->raw + k, (*n - k) * sizeof(w->raw[0]));
+    memmove(w->walked_addr, w->walked_addr + k,
+            ((*n < PREDICT_DEPTH ? *n : PREDICT_DEPTH) - k) * sizeof(w->walked_addr[0]));
+    *n -= k;
+}
+
+/* Index of @addr among the frames just walked (innermost first), or -1. */
+static long chain_index(const struct walker *w, uint64_t addr, size_t n)
+{
+    size_t m = n < PREDICT_DEPTH ? n : PREDICT_DEPTH;
+
+    for (size_t i = 0; i < m; i++)
+        if (w->walked_addr[i] == addr)
+            return (long)i;
+    return -1;
+}
+
+/*
+ * <= 3.10: the last line of defence against torn walks. Freed frames keep their type and link to
+ * each other (CPython's free list, code objects' zombie frames), so a walk over them can look
+ * like a stack that ends early. A real stack ends at its thread's outermost frame, which stays
+ * put for the thread's life. It is learnt only from walks that passed the strict check (top frame
+ * unchanged): two such walks that agree set it, three in a row replace it (the main thread after
+ * its module finished). Walks are accepted only if they end there, so a thread's first sample is
+ * dropped (counted torn) while its outermost frame is learnt. Stacks cut at WALK_MAX_DEPTH cannot
+ * be checked and pass on the other checks alone.
+ */
+static bool check_root(struct walker *w, uint64_t tstate, bool truncated, bool strict)
+{
+    struct predict *p = predict_slot(w, tstate);
+
+    if (!p || truncated)
+        return true;
+    if (p->tstate != tstate) { /* slot taken by another thread: start its history */
+        p->tstate = tstate;
+        p->n = 0;
+        p->root = p->cand = 0;
+        p->cand_hits = 0;
+    }
+    if (p->root && p->root == w->walked_root) {
+        if (strict)
+            p->cand_hits = 0;
+        return true;
+    }
+    if (!strict)
+        return false;
+    if (p->cand == w->walked_root) {
+        p->cand_hits++;
+    } else {
+        p->cand = w->walked_root;
+        p->cand_hits = 1;
+    }
+    if (p->cand_hits >= (p->root ? 3u : 2u)) {
+        p->root = p->cand;
+        p->cand_hits = 0;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * <= 3.10, after a walk whose top moved to @now: find the deepest frame of the walked chain that
+ * is certainly still live — @now itself, or @now's caller — and keep the stack from it down.
+ * Returns WALK_OK (stack trimmed), WALK_TORN, or WALK_E_GONE / -errno. @buf is scratch.
+ */
+static int keep_live_part(struct walker *w, uint64_t tstate, uint64_t now, uint8_t *buf,
+                          size_t *n)
+{
+    long k;
+    int r;
+
+    /* Address matches only prove something about a chain of real frames (see check_root). */
+    if (!check_root(w, tstate, false, false))
+        return WALK_TORN;
+    k = now ? chain_index(w, now, *n) : -1;
+
+    if (k < 0 && now) {
+        r = mem_fail(mem_read(w->mem, now, buf, w->off->frame_read_size));
+        if (r)
+            return r == WALK_BAD ? WALK_TORN : r;
+        if (w->rt->frame_type && get_u64(buf, 8) != w->rt->frame_type)
+            return WALK_TORN;
+        k = chain_index(w, get_u64(buf, w->off->frame_previous), *n);
+    }
+    if (k < 0)
+        return WALK_TORN;
+    drop_innermost(w, (size_t)k, n);
+    return WALK_OK;
+}
+
+/* Remember the chain just walked for the next sample's prefetch. */
+static void predict_store(struct walker *w, uint64_t tstate, size_t n)
+{
+    struct predict *p = predict_slot(w, tstate);
+
+    if (!p)
+        return;
+    if (p->tstate != tstate) {
+        p->root = p->cand = 0;
+        p->cand_hits = 0;
+    }
+    p->tstate = tstate;
+    p->n = (uint32_t)(n < PREDICT_DEPTH ? n : PREDICT_DEPTH);
+    memcpy(p->addrs, w->walked_addr, p->n * sizeof(p->addrs[0]));
+}
+
 /*
  * Walk the frame chain from @top into w->raw (innermost first). Returns 0 and *n_out, WALK_BAD for
  * implausible memory, or WALK_E_GONE / -errno. Stacks deeper than WALK_MAX_DEPTH keep their
@@ -575,12 +754,19 @@ static int walk_frames(struct walker *w, uint64_t top, size_t *n_out, bool *trun
         uint64_t code;
 
         if (n == WALK_MAX_DEPTH) {
+            /* A chain that loops back on itself is garbage, not a deep stack. */
+            for (size_t i = 0; i < PREDICT_DEPTH && i < n; i++)
+                if (w->walked_addr[i] == f)
+                    return WALK_BAD;
             *truncated = true;
             break;
         }
         r = frame_bytes(w, f, buf, &fb);
         if (r)
             return r;
+        if (n < PREDICT_DEPTH)
+            w->walked_addr[n] = f;
+        w->walked_root = f;
         if (o->frames == PY_FRAMES_HEAP && w->rt->frame_type && get_u64(fb, 8) != w->rt->frame_type)
             return WALK_BAD;
         code = get_u64(fb, o->frame_code);
@@ -640,10 +826,17 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
         r = copy_chunk(w, get_u64(ts, o->tstate_datastack_chunk));
         if (r < 0 || r == WALK_E_GONE)
             return r;
+    } else {
+        r = prefetch_chain(w, tstate, top);
+        if (r)
+            return r;
     }
     walked = walk_frames(w, top, n, truncated);
+    w->pf_n = 0;
     if (walked < 0 || walked == WALK_E_GONE)
         return walked;
+    if (!walked && o->frames == PY_FRAMES_HEAP)
+        predict_store(w, tstate, *n);
     /*
      * 3.11+: the chunks were copied right after the top pointer was read, so the walk runs over
      * one snapshot; a frame overwritten meanwhile fails the code-object checks. Re-checking the
@@ -671,17 +864,25 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
         if (r)
             return r;
     }
-    if (field != *frame_field) {
+    if (walked) {
         *frame_field = field;
         return WALK_TORN;
     }
-    if (walked)
-        return WALK_TORN;
+    if (field != *frame_field) {
+        /*
+         * The thread moved on. If it returned to a frame of our chain, or called from one, that
+         * frame and its ancestors were alive throughout: keep the stack from there down.
+         */
+        r = keep_live_part(w, tstate, field, buf, n);
+        if (r == WALK_TORN)
+            *frame_field = field;
+        return r;
+    }
     if (top && *n &&
         (get_u64(buf, o->frame_code) != w->raw[0].code ||
          get_u64(buf, o->frame_previous) != w->top_back))
         return WALK_TORN;
-    return WALK_OK;
+    return check_root(w, tstate, *truncated, true) ? WALK_OK : WALK_TORN;
 }
 
 static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, uint64_t time_ns)
@@ -836,6 +1037,14 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
     if (r)
         goto out;
     w->codes = calloc(CODE_CACHE_MAX, sizeof(*w->codes));
+    if (rt->off.frames == PY_FRAMES_HEAP) {
+        w->predict = calloc(PREDICT_SLOTS, sizeof(*w->predict));
+        w->pf_buf = malloc((size_t)(PREDICT_DEPTH + 1) * rt->off.frame_read_size);
+        if (!w->predict || !w->pf_buf) {
+            r = pp_err_origin(-ENOMEM);
+            goto out;
+        }
+    }
     if (w->chunk_cap)
         w->chunk_buf = malloc(w->chunk_cap);
     if (!w->codes || (w->chunk_cap && !w->chunk_buf)) {
@@ -857,6 +1066,8 @@ struct walker *walker_free(struct walker *w)
         clear_caches(w);
     free(w->codes);
     free(w->chunk_buf);
+    free(w->predict);
+    free(w->pf_buf);
     pp_u64map_free(w->frame_cache);
     pp_u64map_free(w->code_cache);
     pp_u64map_free(w->name_cache);

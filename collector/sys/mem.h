@@ -44,5 +44,12 @@ int mem_read(struct mem *m, uint64_t addr, void *buf, size_t len);
  */
 int mem_readv(struct mem *m, const struct mem_range *r, size_t n);
 
+/*
+ * mem_readv_prefix() - like mem_readv(), but a fault is not an error: *n_ok is set to the number
+ * of leading ranges that were read in full (process_vm_readv stops at the first bad range), and
+ * the rest are to be treated as unread. Returns 0, MEM_E_GONE, MEM_E_PERM or a negative errno.
+ */
+int mem_readv_prefix(struct mem *m, const struct mem_range *r, size_t n, size_t *n_ok);
+
 /* mem_read_u64() - read one little-endian 8-byte word. Same returns as mem_read(). */
 int mem_read_u64(struct mem *m, uint64_t addr, uint64_t *out);

@@ -42,6 +42,28 @@ int main(void)
     T_EQ_INT(mem_read(&m, (uintptr_t)page + 4090, buf, 16), MEM_E_FAULT);
     T_EQ_INT(mem_read(&m, 8, buf, 8), MEM_E_FAULT);
     T_EQ_INT(mem_read(&m, UINT64_MAX - 3, buf, 8), MEM_E_FAULT); /* wraps around */
+
+    /* A batch that runs into unmapped memory: the leading ranges still count. */
+    {
+        struct mem_range pr[3] = {
+            { .addr = (uintptr_t)text, .buf = a, .len = 4 },
+            { .addr = (uintptr_t)page, .buf = b, .len = 8 },
+            { .addr = (uintptr_t)page + 4096, .buf = buf, .len = 8 },
+        };
+        size_t n_ok = 99;
+
+        memcpy(page, "pagedata", 8);
+        T_EQ_INT(mem_readv_prefix(&m, pr, 3, &n_ok), 0);
+        T_EQ_INT(n_ok, 2);
+        T_ASSERT(!memcmp(b, "pagedata", 8));
+        T_EQ_INT(mem_readv(&m, pr, 3), MEM_E_FAULT);
+        pr[0].addr = 8; /* the first range bad: nothing read, still not an error */
+        T_EQ_INT(mem_readv_prefix(&m, pr, 3, &n_ok), 0);
+        T_EQ_INT(n_ok, 0);
+        pr[0].addr = (uintptr_t)text;
+        T_EQ_INT(mem_readv_prefix(&m, pr, 2, &n_ok), 0);
+        T_EQ_INT(n_ok, 2);
+    }
     munmap(page, 4096);
 
     /* A process that is gone. */
