@@ -23,6 +23,7 @@
 #define NSEC 1000000000LL
 #define PROGRESS_EVERY (NSEC / 4)
 #define CHILD_POLL_EVERY (NSEC / 10)
+#define COST_BUCKETS 10001 /* 0 .. 9999 µs, then ">= 10 ms" */
 
 struct recording {
     const struct pyprof_config *cfg;
@@ -42,6 +43,7 @@ struct recording {
     struct walker *walker;
     int64_t started, stopped; /* monotonic ns of sampling */
     uint64_t late;            /* deadlines missed by more than one period */
+    uint32_t cost_us[COST_BUCKETS]; /* histogram of sample cost, 1 µs buckets, last = overflow */
     bool progress;
     bool progress_shown;
 };
@@ -214,14 +216,20 @@ static int sample_loop(struct recording *rc)
     for (;;) {
         if (handle_signal(rc))
             break;
-        r = walker_sample(rc->walker, (uint64_t)now_ns());
+        now = now_ns();
+        r = walker_sample(rc->walker, (uint64_t)now);
         if (r == WALK_E_GONE) {
             r = 0;
             break;
         }
         if (r < 0)
             break;
-        now = now_ns();
+        {
+            int64_t t = now_ns(), us = (t - now) / 1000;
+
+            rc->cost_us[us < COST_BUCKETS - 1 ? us : COST_BUCKETS - 1]++;
+            now = t;
+        }
         if (rc->progress && now >= next_progress) {
             show_progress(rc, now, false);
             next_progress = now + PROGRESS_EVERY;
@@ -353,6 +361,24 @@ static int write_output(struct recording *rc)
     return 0;
 }
 
+/* The @q quantile (0..1) of the sample-cost histogram, in µs. */
+static unsigned cost_quantile(const struct recording *rc, double q)
+{
+    uint64_t total = 0, want, seen = 0;
+
+    for (size_t i = 0; i < COST_BUCKETS; i++)
+        total += rc->cost_us[i];
+    if (!total)
+        return 0;
+    want = (uint64_t)(q * (double)(total - 1)) + 1;
+    for (size_t i = 0; i < COST_BUCKETS; i++) {
+        seen += rc->cost_us[i];
+        if (seen >= want)
+            return (unsigned)i;
+    }
+    return COST_BUCKETS - 1;
+}
+
 static void print_summary(struct recording *rc)
 {
     const struct walk_stats *st = rc->walker ? walker_stats(rc->walker) : NULL;
@@ -369,6 +395,10 @@ static void print_summary(struct recording *rc)
             st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0, rc->rt.major,
             rc->rt.minor, (int)rc->pid, pp_agg_n_stacks(rc->agg), st->stacks, st->torn, st->bad,
             rc->late);
+    fprintf(rc->err,
+            "pyprof: sample cost: median %u us, p99 %u us; %" PRIu64 " reads, %" PRIu64
+            " bytes read\n",
+            cost_quantile(rc, 0.5), cost_quantile(rc, 0.99), rc->mem.n_reads, rc->mem.n_bytes);
     if (rc->out_path)
         fprintf(rc->err, "pyprof: wrote %s (%s)\n", rc->out_path, pp_format_name(rc->format));
 }

@@ -483,8 +483,12 @@ static int truncated_frame(struct walker *w, uint32_t *out)
 
 /* ===== Frame access: heap frames and datastack chunks ===== */
 
-/* Copy the chunk at @remote into chunk_buf. 0, WALK_BAD, WALK_E_GONE or -errno. */
-static int copy_chunk(struct walker *w, uint64_t remote)
+/*
+ * Copy the chunk at @remote into chunk_buf: its first @used bytes when the caller knows how much
+ * of it is live (0: unknown, guess WALK_CHUNK_GUESS and read the rest if the chunk is larger).
+ * 0, WALK_BAD, WALK_E_GONE or -errno.
+ */
+static int copy_chunk(struct walker *w, uint64_t remote, uint64_t live)
 {
     const struct py_offsets *o = w->off;
     struct chunk_copy *c;
@@ -504,7 +508,7 @@ static int copy_chunk(struct walker *w, uint64_t remote)
     c->remote = remote;
     c->local = (uint32_t)used;
     /* One read in the common case: CPython's chunks are 16 KiB unless a frame needed more. */
-    got = WALK_CHUNK_GUESS;
+    got = live >= o->chunk_data && live <= WALK_CHUNK_GUESS ? live : WALK_CHUNK_GUESS;
     r = mem_read(w->mem, remote, w->chunk_buf + used, got);
     if (r == MEM_E_FAULT) {
         got = o->chunk_data;
@@ -515,6 +519,8 @@ static int copy_chunk(struct walker *w, uint64_t remote)
     size = get_u64(w->chunk_buf + used, o->chunk_size);
     if (size < o->chunk_data || size > WALK_CHUNK_MAX || used + size > w->chunk_cap)
         return WALK_BAD;
+    if (live >= o->chunk_data && live <= size)
+        size = live; /* only the live part matters; it is what was read */
     if (size > got) {
         r = mem_read(w->mem, remote + got, w->chunk_buf + used + got, size - got);
         if (r)
@@ -557,7 +563,7 @@ static int frame_bytes(struct walker *w, uint64_t addr, uint8_t *buf, const uint
         }
         if (!w->next_chunk || w->off->frames != PY_FRAMES_CHUNKED)
             break;
-        r = copy_chunk(w, w->next_chunk);
+        r = copy_chunk(w, w->next_chunk, 0);
         if (r)
             break;
     }
@@ -823,7 +829,14 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
     w->n_chunks = 0;
     w->next_chunk = 0;
     if (o->frames == PY_FRAMES_CHUNKED && top) {
-        r = copy_chunk(w, get_u64(ts, o->tstate_datastack_chunk));
+        uint64_t chunk = get_u64(ts, o->tstate_datastack_chunk);
+
+        /*
+         * Frames are pushed upwards in a chunk, so when the top frame is in the current chunk
+         * only the bytes up to its end are live: copy just those.
+         */
+        r = copy_chunk(w, chunk, top > chunk && top - chunk < WALK_CHUNK_MAX
+                                     ? top - chunk + o->frame_read_size : 0);
         if (r < 0 || r == WALK_E_GONE)
             return r;
     } else {
@@ -969,9 +982,14 @@ int walker_sample(struct walker *w, uint64_t time_ns)
     }
 
     for (size_t ni = 0; interp && ni < WALK_MAX_INTERPS; ni++) {
-        uint64_t tstate;
+        uint64_t tstate, next;
+        /* The interpreter's thread list and its successor, in one read. */
+        struct mem_range rr[2] = {
+            { .addr = interp + o->interp_threads_head, .buf = &tstate, .len = sizeof(tstate) },
+            { .addr = interp + o->interp_next, .buf = &next, .len = sizeof(next) },
+        };
 
-        r = mem_read_u64(w->mem, interp + o->interp_threads_head, &tstate);
+        r = mem_readv(w->mem, rr, 2);
         if (r == MEM_E_GONE)
             return WALK_E_GONE;
         if (r)
@@ -993,11 +1011,7 @@ int walker_sample(struct walker *w, uint64_t time_ns)
                 return r;
             tstate = get_u64(ts, o->tstate_next);
         }
-        r = mem_read_u64(w->mem, interp + o->interp_next, &interp);
-        if (r == MEM_E_GONE)
-            return WALK_E_GONE;
-        if (r)
-            break;
+        interp = next;
     }
     w->stats.samples++;
     return 0;
