@@ -274,13 +274,66 @@ int pp_agg_add(struct pp_agg *a, uint32_t thread, const uint32_t *fids, uint32_t
 
 /* === Origins ============================================================= */
 
+/*
+ * Top-level modules of the standard library (sys.stdlib_module_names of CPython 3.10 to 3.13,
+ * without private ones), sorted bytewise: short file names such as "threading.py" or
+ * "json/decoder.py", as py-spy and pyprof write them, are classified by their first component.
+ */
+static const char *const stdlib_modules[] = {
+    "__future__", "abc", "aifc", "antigravity", "argparse", "array", "ast", "asynchat", "asyncio",
+    "asyncore", "atexit", "audioop", "base64", "bdb", "binascii", "binhex", "bisect", "builtins",
+    "bz2", "cProfile", "calendar", "cgi", "cgitb", "chunk", "cmath", "cmd", "code", "codecs",
+    "codeop", "collections", "colorsys", "compileall", "concurrent", "configparser", "contextlib",
+    "contextvars", "copy", "copyreg", "crypt", "csv", "ctypes", "curses", "dataclasses",
+    "datetime", "dbm", "decimal", "difflib", "dis", "distutils", "doctest", "email", "encodings",
+    "ensurepip", "enum", "errno", "faulthandler", "fcntl", "filecmp", "fileinput", "fnmatch",
+    "fractions", "ftplib", "functools", "gc", "genericpath", "getopt", "getpass", "gettext",
+    "glob", "graphlib", "grp", "gzip", "hashlib", "heapq", "hmac", "html", "http", "idlelib",
+    "imaplib", "imghdr", "imp", "importlib", "inspect", "io", "ipaddress", "itertools", "json",
+    "keyword", "lib2to3", "linecache", "locale", "logging", "lzma", "mailbox", "mailcap",
+    "marshal", "math", "mimetypes", "mmap", "modulefinder", "msilib", "msvcrt", "multiprocessing",
+    "netrc", "nis", "nntplib", "nt", "ntpath", "nturl2path", "numbers", "opcode", "operator",
+    "optparse", "os", "ossaudiodev", "pathlib", "pdb", "pickle", "pickletools", "pipes",
+    "pkgutil", "platform", "plistlib", "poplib", "posix", "posixpath", "pprint", "profile",
+    "pstats", "pty", "pwd", "py_compile", "pyclbr", "pydoc", "pydoc_data", "pyexpat", "queue",
+    "quopri", "random", "re", "readline", "reprlib", "resource", "rlcompleter", "runpy", "sched",
+    "secrets", "select", "selectors", "shelve", "shlex", "shutil", "signal", "site", "smtpd",
+    "smtplib", "sndhdr", "socket", "socketserver", "spwd", "sqlite3", "sre_compile",
+    "sre_constants", "sre_parse", "ssl", "stat", "statistics", "string", "stringprep", "struct",
+    "subprocess", "sunau", "symtable", "sys", "sysconfig", "syslog", "tabnanny", "tarfile",
+    "telnetlib", "tempfile", "termios", "textwrap", "this", "threading", "time", "timeit",
+    "tkinter", "token", "tokenize", "tomllib", "trace", "traceback", "tracemalloc", "tty",
+    "turtle", "turtledemo", "types", "typing", "unicodedata", "unittest", "urllib", "uu", "uuid",
+    "venv", "warnings", "wave", "weakref", "webbrowser", "winreg", "winsound", "wsgiref",
+    "xdrlib", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zlib", "zoneinfo",
+};
+
+static int cmp_name(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+static bool is_stdlib_short_name(const char *path)
+{
+    char first[64];
+    size_t n = strcspn(path, "/.");
+
+    if (path[0] == '/' || n == 0 || n >= sizeof(first))
+        return false;
+    memcpy(first, path, n);
+    first[n] = '\0';
+    return bsearch(first, stdlib_modules, sizeof(stdlib_modules) / sizeof(stdlib_modules[0]),
+                   sizeof(stdlib_modules[0]), cmp_name) != NULL;
+}
+
 enum pp_origin pp_origin_of_path(const char *path)
 {
     if (!path || !path[0])
         return PP_ORIGIN_UNKNOWN;
     if (strstr(path, "site-packages/") || strstr(path, "dist-packages/"))
         return PP_ORIGIN_THIRD_PARTY;
-    if (strstr(path, "/lib/python3.") || !strncmp(path, "<frozen ", 8))
+    if (strstr(path, "/lib/python3.") || !strncmp(path, "<frozen ", 8) ||
+        is_stdlib_short_name(path))
         return PP_ORIGIN_STDLIB;
     return PP_ORIGIN_USER;
 }

@@ -28,8 +28,9 @@ struct pp_frame {
 
 /*
  * pp_origin_of_path() - classify a source path: "site-packages/" or "dist-packages/" anywhere
- * -> THIRD_PARTY; "/lib/python3." or "<frozen " -> STDLIB; other paths starting with '/' or
- * "<string>"-like names -> USER. Pure.
+ * -> THIRD_PARTY; "/lib/python3.", "<frozen " or a short (relative) name whose first component is
+ * a standard-library module ("threading.py", "json/decoder.py") -> STDLIB; anything else -> USER
+ * (so a short name of a third-party package reads as user code). Pure.
  */
 enum pp_origin pp_origin_of_path(const char *path);
 

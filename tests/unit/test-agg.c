@@ -291,6 +291,11 @@ static void test_origin(void)
              PP_ORIGIN_THIRD_PARTY);
     T_EQ_INT(pp_origin_of_path("/srv/app/handlers.py"), PP_ORIGIN_USER);
     T_EQ_INT(pp_origin_of_path("<string>"), PP_ORIGIN_USER);
+    T_EQ_INT(pp_origin_of_path("threading.py"), PP_ORIGIN_STDLIB);
+    T_EQ_INT(pp_origin_of_path("json/decoder.py"), PP_ORIGIN_STDLIB);
+    T_EQ_INT(pp_origin_of_path("__future__.py"), PP_ORIGIN_STDLIB);
+    T_EQ_INT(pp_origin_of_path("app.py"), PP_ORIGIN_USER);
+    T_EQ_INT(pp_origin_of_path("requests/api.py"), PP_ORIGIN_USER);
     T_EQ_INT(pp_origin_of_path(""), PP_ORIGIN_UNKNOWN);
     T_EQ_INT(pp_origin_of_path(NULL), PP_ORIGIN_UNKNOWN);
 }
