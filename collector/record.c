@@ -311,6 +311,8 @@ static void describe_command(struct recording *rc, char *buf, size_t cap)
         size_t got;
 
         n = (size_t)snprintf(buf, cap, "PID %d: ", (int)rc->pid);
+        if (n >= cap)
+            return;
         snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)rc->pid);
         f = fopen(path, "re");
         if (!f)
@@ -338,6 +340,7 @@ static int write_output(struct recording *rc)
         .duration_ns = (uint64_t)(rc->stopped - rc->started),
         .rate_hz = rc->cfg->rate,
         .wall = true, /* idle threads are sampled too */
+        .pid = (uint32_t)rc->pid,
     };
     struct pp_output_opts oo = {
         .threads = rc->cfg->threads, .icicle = rc->cfg->icicle, .title = rc->cfg->title,

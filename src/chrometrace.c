@@ -345,17 +345,10 @@ static void write_track(struct writer *w, const struct run *runs, size_t n)
         write_end(w, end);
 }
 
-/* "PID 4123 ..." in meta->command (the attach form) gives the pid; else 1. */
+/* The profiled process's pid from @m, else 1 (trace viewers need some pid). */
 static uint64_t meta_pid(const struct pp_meta *m)
 {
-    const char *s = m && m->command ? m->command : "";
-    uint64_t pid = 0;
-
-    if (strncmp(s, "PID ", 4) != 0 || s[4] < '0' || s[4] > '9')
-        return 1;
-    for (s += 4; *s >= '0' && *s <= '9' && pid < UINT32_MAX; s++)
-        pid = pid * 10 + (uint64_t)(*s - '0');
-    return (*s == '\0' || *s == ' ') && pid && pid < UINT32_MAX ? pid : 1;
+    return m && m->pid ? m->pid : 1;
 }
 
 int pp_chrometrace_write(const struct pp_agg *a, const struct pp_meta *m, FILE *out)

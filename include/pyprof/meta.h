@@ -13,6 +13,7 @@ struct pp_meta {
     uint64_t duration_ns;    /* length of the recording */
     double rate_hz;          /* nominal sampling rate; a sample weighs 1e9 / rate_hz ns */
     bool wall;               /* idle threads kept: time is wall time, not CPU time */
+    uint32_t pid;            /* the profiled process */
 };
 
 /* pp_meta_period_ns() - nanoseconds one sample stands for: 1e9 / rate_hz, or 1e7 (100 Hz). */

@@ -126,7 +126,7 @@ static int balance(const char *text, struct tid_state *st)
 /* No timeline: stacks end to end, count * period each; a shared prefix stays open. */
 static void test_stacks(void)
 {
-    struct pp_meta m = {.command = "PID 4123 (python3 app.py)"};
+    struct pp_meta m = {.command = "PID 4123 (python3 app.py)", .pid = 4123};
     struct pp_agg *a = NULL;
     struct tid_state st[MAX_TIDS];
     uint32_t fa, fb, fc, t0;
