@@ -11,7 +11,8 @@ build=${PYPROF_BUILD_DIR:-$here/build}
 mode=${1:-demo}
 
 apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-dev
-              libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev python3)
+              libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev python3
+              libmicrohttpd-dev libsqlite3-dev)
 # Third-party readers the test suite checks our outputs with.
 test_packages=(chromium golang-go golang-github-google-pprof-dev libxml2-utils)
 

@@ -1,0 +1,1 @@
+/* SPDX-License-Identifier: MIT */ typedef int pp_stub_store;
