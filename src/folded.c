@@ -6,68 +6,15 @@
 #include <string.h>
 
 #include "internal.h"
+#include "label.h"
 #include "pyprof/folded.h"
 #include "pyprof/strtab.h"
-
-/* === Byte buffer ========================================================= */
-
-struct buf {
-    char *p;
-    size_t len;
-    size_t cap;
-};
-
-static int buf_put(struct buf *b, const void *s, size_t n)
-{
-    int r;
-
-    if (n > SIZE_MAX - b->len)
-        return -ENOMEM;
-    r = pp_grow((void **)&b->p, &b->cap, b->len + n, 1);
-    if (r < 0)
-        return r;
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-static int buf_putc(struct buf *b, char c)
-{
-    return buf_put(b, &c, 1);
-}
-
-/* Append @n bytes of @s with ';' and control characters (including NUL and DEL) as '_'. */
-static int buf_put_escaped(struct buf *b, const char *s, size_t n)
-{
-    size_t start = b->len, i;
-    int r;
-
-    r = buf_put(b, s, n);
-    if (r < 0)
-        return r;
-    for (i = start; i < b->len; i++) {
-        unsigned char c = (unsigned char)b->p[i];
-
-        if (c == ';' || c < 0x20 || c == 0x7f)
-            b->p[i] = '_';
-    }
-    return 0;
-}
-
-static int buf_put_str(struct buf *b, const struct pp_strtab *st, uint32_t id)
-{
-    size_t len = 0;
-    const char *s = pp_strtab_str(st, id, &len);
-
-    return s ? buf_put_escaped(b, s, len) : -EINVAL;
-}
 
 /* === Rendering =========================================================== */
 
 /* Every frame (or thread root) rendered once: text of item i is p[off[i] .. off[i + 1]). */
 struct rendered {
-    struct buf text;
+    struct pp_buf text;
     size_t *off;
 };
 
@@ -79,73 +26,34 @@ static void rendered_deinit(struct rendered *r)
 
 static int render_frames(const struct pp_agg *a, struct rendered *out)
 {
-    const struct pp_strtab *st = pp_agg_strtab_const(a);
     uint32_t n = pp_agg_n_frames(a), fid;
-    char num[16];
     int r = 0;
 
     out->off = malloc(((size_t)n + 1) * sizeof(*out->off));
     if (!out->off)
         return -ENOMEM;
-    for (fid = 0; fid < n; fid++) {
-        const struct pp_frame *f = pp_agg_frame_get(a, fid);
-        size_t file_len = 0;
-
+    for (fid = 0; fid < n && r >= 0; fid++) {
         out->off[fid] = out->text.len;
-        r = buf_put_str(&out->text, st, f->name);
-        if (r < 0)
-            goto out;
-        if (!pp_strtab_str(st, f->file, &file_len) || file_len == 0)
-            continue;
-        r = buf_put(&out->text, " (", 2);
-        if (r >= 0)
-            r = buf_put_str(&out->text, st, f->file);
-        if (r >= 0 && f->line) {
-            snprintf(num, sizeof(num), ":%" PRIu32, f->line);
-            r = buf_put(&out->text, num, strlen(num));
-        }
-        if (r >= 0)
-            r = buf_putc(&out->text, ')');
-        if (r < 0)
-            goto out;
+        r = pp_label_frame(&out->text, a, fid, false);
     }
     out->off[n] = out->text.len;
-out:
-    return r;
+    return r < 0 ? r : 0;
 }
 
 static int render_threads(const struct pp_agg *a, struct rendered *out)
 {
-    const struct pp_strtab *st = pp_agg_strtab_const(a);
     uint32_t n = pp_agg_n_threads(a), i;
-    char num[32];
     int r = 0;
 
     out->off = malloc(((size_t)n + 1) * sizeof(*out->off));
     if (!out->off)
         return -ENOMEM;
-    for (i = 0; i < n; i++) {
-        const struct pp_thread *t = pp_agg_thread_get(a, i);
-        size_t name_len = 0;
-
+    for (i = 0; i < n && r >= 0; i++) {
         out->off[i] = out->text.len;
-        snprintf(num, sizeof(num), "thread (%" PRIu64, t->tid);
-        r = buf_put(&out->text, num, strlen(num));
-        if (r >= 0 && pp_strtab_str(st, t->name, &name_len) && name_len) {
-            r = buf_put(&out->text, " \"", 2);
-            if (r >= 0)
-                r = buf_put_str(&out->text, st, t->name);
-            if (r >= 0)
-                r = buf_putc(&out->text, '"');
-        }
-        if (r >= 0)
-            r = buf_putc(&out->text, ')');
-        if (r < 0)
-            goto out;
+        r = pp_label_thread(&out->text, a, i, false);
     }
     out->off[n] = out->text.len;
-out:
-    return r;
+    return r < 0 ? r : 0;
 }
 
 /* === Writing ============================================================= */
@@ -165,7 +73,7 @@ int pp_folded_write(const struct pp_agg *a, const struct pp_folded_opts *opts, F
     bool threads = opts && opts->threads;
     struct rendered frames = {{NULL, 0, 0}, NULL}, roots = {{NULL, 0, 0}, NULL};
     struct pp_strtab *keys = NULL;
-    struct buf line = {NULL, 0, 0}, lines = {NULL, 0, 0};
+    struct pp_buf line = {NULL, 0, 0}, lines = {NULL, 0, 0};
     uint64_t *counts = NULL;
     size_t cap_counts = 0, n_stacks = pp_agg_n_stacks(a), i, *line_off = NULL;
     const char **sorted = NULL;
@@ -191,20 +99,20 @@ int pp_folded_write(const struct pp_agg *a, const struct pp_folded_opts *opts, F
         pp_agg_stack(a, i, &v);
         line.len = 0;
         if (threads) {
-            r = buf_put(&line, roots.text.p + roots.off[v.thread],
+            r = pp_buf_put(&line, roots.text.p + roots.off[v.thread],
                         roots.off[v.thread + 1] - roots.off[v.thread]);
             if (r >= 0)
-                r = buf_putc(&line, ';');
+                r = pp_buf_putc(&line, ';');
         }
         if (r >= 0 && v.n_fids == 0)
-            r = buf_put(&line, "<no frames>", 11);
+            r = pp_buf_put(&line, "<no frames>", 11);
         for (j = 0; r >= 0 && j < v.n_fids; j++) {
             uint32_t fid = v.fids[j];
 
             if (j)
-                r = buf_putc(&line, ';');
+                r = pp_buf_putc(&line, ';');
             if (r >= 0)
-                r = buf_put(&line, frames.text.p + frames.off[fid],
+                r = pp_buf_put(&line, frames.text.p + frames.off[fid],
                             frames.off[fid + 1] - frames.off[fid]);
         }
         if (r < 0)
@@ -237,9 +145,9 @@ int pp_folded_write(const struct pp_agg *a, const struct pp_folded_opts *opts, F
 
         line_off[id] = lines.len;
         snprintf(num, sizeof(num), " %" PRIu64 "\n", counts[id]);
-        r = buf_put(&lines, key, len);
+        r = pp_buf_put(&lines, key, len);
         if (r >= 0)
-            r = buf_put(&lines, num, strlen(num) + 1);
+            r = pp_buf_put(&lines, num, strlen(num) + 1);
         if (r < 0)
             goto out;
     }

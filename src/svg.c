@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "label.h"
 #include "pyprof/hash.h"
 #include "pyprof/strtab.h"
 #include "pyprof/svg.h"
@@ -157,101 +158,6 @@ static void w_esc(struct w *w, const char *s, size_t n)
     w_put(w, s + run, n - run);
 }
 
-/* === Text cleaning ======================================================= */
-
-struct buf {
-    char *p;
-    size_t len;
-    size_t cap;
-};
-
-static int buf_put(struct buf *b, const void *s, size_t n)
-{
-    int r;
-
-    if (n > SIZE_MAX - b->len)
-        return -ENOMEM;
-    r = pp_grow((void **)&b->p, &b->cap, b->len + n, 1);
-    if (r < 0)
-        return r;
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-/* Length of the valid UTF-8 sequence at @s (at most @n bytes) that XML allows, or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len, i;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || /* overlong, surrogates */
-        (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    if (c == 0xef && s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf)) /* U+FFFE, U+FFFF */
-        return 0;
-    return len;
-}
-
-/*
- * Append @n bytes of @s as text XML can hold: a byte that does not start a valid UTF-8 character
- * becomes U+FFFD; control characters (and DEL) become @ctl, and so does ';' when @label (the
- * folded writer's escaping, so labels equal folded frames).
- */
-static int buf_put_clean(struct buf *b, const char *s, size_t n, bool label, char ctl)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0;
-    int r;
-
-    while (i < n) {
-        unsigned char c = u[i];
-        size_t len;
-
-        if (c >= 0x20 && c < 0x7f && (c != ';' || !label)) {
-            i++;
-            continue;
-        }
-        len = c < 0x80 ? 0 : utf8_len(u + i, n - i);
-        if (len) {
-            i += len;
-            continue;
-        }
-        r = buf_put(b, s + run, i - run);
-        if (r >= 0)
-            r = c < 0x80 ? buf_put(b, &ctl, 1) : buf_put(b, "\xef\xbf\xbd", 3);
-        if (r < 0)
-            return r;
-        run = ++i;
-    }
-    return buf_put(b, s + run, n - run);
-}
-
-static int buf_put_str(struct buf *b, const struct pp_strtab *st, uint32_t id)
-{
-    size_t len = 0;
-    const char *s = pp_strtab_str(st, id, &len);
-
-    return s ? buf_put_clean(b, s, len, true, '_') : -EINVAL;
-}
-
 /* === Labels ============================================================== */
 
 /*
@@ -267,7 +173,7 @@ struct labels {
     uint32_t *by_rank;   /* the inverse of rank */
     uint32_t all;        /* "all", the root */
     uint32_t nofr;       /* "<no frames>" */
-    struct buf scratch;
+    struct pp_buf scratch;
 };
 
 static void labels_deinit(struct labels *l)
@@ -314,10 +220,8 @@ static int labels_init(struct labels *l)
 /* The label of every frame of @a, in *@out (frame id -> label id). */
 static int frame_labels(struct labels *l, const struct pp_agg *a, uint32_t **out)
 {
-    const struct pp_strtab *st = pp_agg_strtab_const(a);
     uint32_t n = pp_agg_n_frames(a), fid, *lab;
-    struct buf *b = &l->scratch;
-    char num[16];
+    struct pp_buf *b = &l->scratch;
     int r = 0;
 
     lab = malloc(((size_t)n + 1) * sizeof(*lab));
@@ -325,21 +229,9 @@ static int frame_labels(struct labels *l, const struct pp_agg *a, uint32_t **out
         return -ENOMEM;
     for (fid = 0; fid < n && r >= 0; fid++) {
         const struct pp_frame *f = pp_agg_frame_get(a, fid);
-        size_t file_len = 0;
 
         b->len = 0;
-        r = buf_put_str(b, st, f->name);
-        if (r >= 0 && pp_strtab_str(st, f->file, &file_len) && file_len) {
-            r = buf_put(b, " (", 2);
-            if (r >= 0)
-                r = buf_put_str(b, st, f->file);
-            if (r >= 0 && f->line) {
-                snprintf(num, sizeof(num), ":%" PRIu32, f->line);
-                r = buf_put(b, num, strlen(num));
-            }
-            if (r >= 0)
-                r = buf_put(b, ")", 1);
-        }
+        r = pp_label_frame(b, a, fid, true);
         if (r >= 0)
             r = label_intern(l, b->p, b->len, f->origin <= PP_ORIGIN_THIRD_PARTY ? f->origin : 0,
                              &lab[fid]);
@@ -355,31 +247,16 @@ static int frame_labels(struct labels *l, const struct pp_agg *a, uint32_t **out
 /* The label of every thread of @a, in *@out (thread index -> label id). */
 static int thread_labels(struct labels *l, const struct pp_agg *a, uint32_t **out)
 {
-    const struct pp_strtab *st = pp_agg_strtab_const(a);
     uint32_t n = pp_agg_n_threads(a), i, *lab;
-    struct buf *b = &l->scratch;
-    char num[40];
+    struct pp_buf *b = &l->scratch;
     int r = 0;
 
     lab = malloc(((size_t)n + 1) * sizeof(*lab));
     if (!lab)
         return -ENOMEM;
     for (i = 0; i < n && r >= 0; i++) {
-        const struct pp_thread *th = pp_agg_thread_get(a, i);
-        size_t name_len = 0;
-
         b->len = 0;
-        snprintf(num, sizeof(num), "thread (%" PRIu64, th->tid);
-        r = buf_put(b, num, strlen(num));
-        if (r >= 0 && pp_strtab_str(st, th->name, &name_len) && name_len) {
-            r = buf_put(b, " \"", 2);
-            if (r >= 0)
-                r = buf_put_str(b, st, th->name);
-            if (r >= 0)
-                r = buf_put(b, "\"", 1);
-        }
-        if (r >= 0)
-            r = buf_put(b, ")", 1);
+        r = pp_label_thread(b, a, i, true);
         if (r >= 0)
             r = label_intern(l, b->p, b->len, KIND_SYNTH, &lab[i]);
     }
@@ -853,12 +730,12 @@ struct doc {
 };
 
 /* One meta string, cleaned (controls as spaces) and escaped. */
-static int w_meta_str(struct w *w, struct buf *b, const char *s)
+static int w_meta_str(struct w *w, struct pp_buf *b, const char *s)
 {
     int r;
 
     b->len = 0;
-    r = buf_put_clean(b, s, strlen(s), false, ' ');
+    r = pp_buf_put_clean(b, s, strlen(s), false, ' ', true);
     if (r < 0)
         return r;
     w_esc(w, b->p, b->len);
@@ -866,7 +743,7 @@ static int w_meta_str(struct w *w, struct buf *b, const char *s)
 }
 
 /* Subtitle parts joined by ", "; returns 1 when anything was written. */
-static int w_subtitle(struct w *w, struct buf *b, const struct doc *d, bool dry)
+static int w_subtitle(struct w *w, struct pp_buf *b, const struct doc *d, bool dry)
 {
     const struct pp_meta *m = d->m;
     bool any = false;
@@ -925,7 +802,7 @@ static void w_attr_u(struct w *w, const char *name, unsigned long v)
     w_put(w, "\"", 1);
 }
 
-static int w_header(struct w *w, struct buf *b, const struct doc *d, const char *title,
+static int w_header(struct w *w, struct pp_buf *b, const struct doc *d, const char *title,
                     bool has_sub)
 {
     unsigned W = d->width, H = d->height;
@@ -1067,7 +944,7 @@ static int write_doc(const struct labels *l, const struct stacks *s, const struc
 {
     struct doc d = {0};
     struct w w = {out, NULL, 0, 0};
-    struct buf b = {NULL, 0, 0};
+    struct pp_buf b = {NULL, 0, 0};
     struct layout lo = {NULL, 0, 0, 0, 0, 0};
     const char *title;
     char num[96];
