@@ -46,7 +46,10 @@ enum {
     RESOLVE_SKIP,   /* not a code object where one may legitimately be something else (3.13+) */
 };
 
+#define CODE_SNAP_MAX 64 /* bytes of a code object compared to detect a reused address */
+
 struct code_entry {
+    uint8_t snap[CODE_SNAP_MAX]; /* the code object's name/file/line-table pointers when cached */
     uint32_t name, file;   /* string ids in the aggregate */
     uint32_t origin;       /* enum pp_origin of the file */
     int32_t firstlineno;
@@ -93,6 +96,10 @@ struct walker {
     struct pp_u64map *name_cache;   /* str address -> string id */
     struct pp_u64map *file_cache;   /* str address -> string id of the displayed file name */
     struct pp_u64map *thread_cache; /* tid -> thread index in the aggregate */
+    uint32_t snap_off, snap_len;    /* the code object bytes compared (0 length: no check) */
+    uint64_t check_code[WALK_MAX_DEPTH];
+    uint8_t check_buf[WALK_MAX_DEPTH][CODE_SNAP_MAX];
+    uint32_t check_idx[WALK_MAX_DEPTH];
     struct code_entry *codes;
     size_t n_codes;
 
@@ -411,6 +418,8 @@ static int load_code(struct walker *w, uint64_t code, struct code_entry **out)
     if (r)
         return r;
     e.firstlineno = get_i32(buf, o->code_firstlineno);
+    if (w->snap_len)
+        memcpy(e.snap, buf + w->snap_off, w->snap_len);
     if (w->opts.lineno && !w->opts.function_lines) {
         r = pystr_read_bytes(w->mem, o, get_u64(buf, o->code_linetable), &e.table, &e.table_len);
         if (r == PYSTR_E_GONE)
@@ -898,6 +907,52 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
     return check_root(w, tstate, *truncated, true) ? WALK_OK : WALK_TORN;
 }
 
+/*
+ * Code objects die and new ones take their addresses (exec, generated code, reloads), and the
+ * caches are keyed by address. Before trusting them, re-read the name, file and line-table
+ * pointers of every distinct cached code object on this stack (one batched read) and compare
+ * them with what was cached; on a mismatch, drop the caches so this stack resolves afresh.
+ */
+static int check_codes(struct walker *w, size_t n)
+{
+    struct mem_range rr[WALK_MAX_DEPTH];
+    size_t k = 0, n_ok = 0;
+    uint64_t v;
+    int r;
+
+    if (!w->snap_len)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t code = w->raw[i].code;
+        bool seen = false;
+
+        /* Recursion repeats codes: skip those already queued (look back a little). */
+        for (size_t j = k; j-- > 0 && j + 8 >= k;)
+            if (w->check_code[j] == code)
+                seen = true;
+        if (seen || pp_u64map_get(w->code_cache, code, &v) != 0)
+            continue;
+        w->check_code[k] = code;
+        w->check_idx[k] = (uint32_t)v;
+        rr[k] = (struct mem_range){ .addr = code + w->snap_off, .buf = w->check_buf[k],
+                                    .len = w->snap_len };
+        k++;
+    }
+    if (!k)
+        return 0;
+    r = mem_readv_prefix(w->mem, rr, k, &n_ok);
+    if (r)
+        return mem_fail(r);
+    for (size_t i = 0; i < k; i++) {
+        if (i >= n_ok || memcmp(w->check_buf[i], w->codes[w->check_idx[i]].snap, w->snap_len)) {
+            w->stats.stale_codes++;
+            clear_caches(w);
+            break;
+        }
+    }
+    return 0;
+}
+
 static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, uint64_t time_ns)
 {
     const struct py_offsets *o = w->off;
@@ -920,6 +975,9 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
         return 0;
     }
 
+    r = check_codes(w, n);
+    if (r)
+        return r;
     /* Resolve, root first. A truncated stack gets a "[truncated]" root so it is not misread. */
     if (truncated) {
         r = truncated_frame(w, &w->fids[kept]);
@@ -1037,6 +1095,22 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
     w->agg = agg;
     w->opts = *opts;
     w->tid_offset = -1;
+    {
+        const struct py_offsets *o = &rt->off;
+        uint32_t f[4] = { o->code_filename, o->code_name, o->code_qualname, o->code_linetable };
+        uint32_t lo = UINT32_MAX, hi = 0;
+
+        for (size_t i = 0; i < 4; i++) {
+            if (f[i] == PY_NO_FIELD)
+                continue;
+            lo = f[i] < lo ? f[i] : lo;
+            hi = f[i] + 8 > hi ? f[i] + 8 : hi;
+        }
+        if (lo < hi && hi - lo <= CODE_SNAP_MAX && hi <= o->code_read_size) {
+            w->snap_off = lo;
+            w->snap_len = hi - lo;
+        }
+    }
     w->ns_pid = namespace_pid(pid);
     w->chunk_cap = rt->off.frames == PY_FRAMES_CHUNKED ? 8u << 20 : 0;
     r = pp_u64map_new(&w->frame_cache, FRAME_CACHE_MAX);

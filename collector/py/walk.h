@@ -36,6 +36,7 @@ struct walk_stats {
     uint64_t bad;           /* stacks dropped for implausible memory (bad pointers, types) */
     uint64_t truncated;     /* stacks deeper than WALK_MAX_DEPTH (innermost frames kept) */
     uint64_t code_misses;   /* frame-cache misses that needed the code object */
+    uint64_t stale_codes;   /* cached code objects found replaced by new ones (caches dropped) */
 };
 
 struct walker;
