@@ -19,6 +19,7 @@ static const char usage_main[] =
     "           a flame graph, folded stacks, speedscope, pprof or a chrome trace\n"
     "  convert  turn a folded or pprof file into another format\n"
     "  diff     a differential flame graph of two profiles\n"
+    "  agent    profile services continuously and upload to pyprof-server or Pyroscope\n"
     "\n"
     "Run 'pyprof <command> --help' for its options.\n";
 
@@ -37,6 +38,8 @@ static const char usage_record[] =
     "  -f, --format FORMAT    flamegraph, folded, speedscope, pprof, chrometrace\n"
     "                         (default: from the -o extension, else flamegraph)\n"
     "  -t, --threads          add a root frame per thread: thread (TID \"name\")\n"
+    "  -i, --idle             include idle threads (wall time); by default only threads\n"
+    "                         the kernel shows running are sampled (CPU time)\n"
     "      --nolineno         leave line numbers out\n"
     "  -F, --function         report each function's first line instead of the current\n"
     "                         line, so samples group by function\n"
@@ -125,6 +128,7 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
         { "output", required_argument, NULL, 'o' },
         { "format", required_argument, NULL, 'f' },
         { "threads", no_argument, NULL, 't' },
+        { "idle", no_argument, NULL, 'i' },
         { "function", no_argument, NULL, 'F' },
         { "nolineno", no_argument, NULL, OPT_NOLINENO },
         { "full-filenames", no_argument, NULL, OPT_FULL },
@@ -139,7 +143,7 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
 
     optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tFh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tiFh", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (!parse_number(optarg, 4194304, &v) || v != (double)(pid_t)v) {
@@ -177,6 +181,9 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
             break;
         case 'F':
             cfg->function = true;
+            break;
+        case 'i':
+            cfg->idle = true;
             break;
         case OPT_NOLINENO:
             cfg->lineno = false;

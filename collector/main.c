@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if PP_HAVE_AGENT
+#include "agent.h"
+#endif
 #include "cli.h"
 #include "convert.h"
 #include "record.h"
@@ -13,6 +16,15 @@ int main(int argc, char **argv)
     struct pyprof_config cfg;
     int r;
 
+    /* The agent has its own option table, shared with its config file (agent.h). */
+    if (argc >= 2 && !strcmp(argv[1], "agent")) {
+#if PP_HAVE_AGENT
+        return agent_main(argc - 1, argv + 1, stdout, stderr);
+#else
+        fprintf(stderr, "pyprof: this build has no agent (meson -Dupload: libcurl missing)\n");
+        return PYPROF_EXIT_USAGE;
+#endif
+    }
     cli_defaults(&cfg);
     r = cli_parse(&cfg, argc, argv, stdout, stderr);
     if (r == CLI_E_EXIT)

@@ -339,7 +339,7 @@ static int write_output(struct recording *rc)
         .start_unix_ns = rc->start_unix_ns,
         .duration_ns = (uint64_t)(rc->stopped - rc->started),
         .rate_hz = rc->cfg->rate,
-        .wall = true, /* idle threads are sampled too */
+        .wall = rc->cfg->idle, /* idle threads sampled too: wall time, else CPU time */
         .pid = (uint32_t)rc->pid,
     };
     struct pp_output_opts oo = {
@@ -393,11 +393,11 @@ static void print_summary(struct recording *rc)
     }
     fprintf(rc->err,
             "pyprof: %" PRIu64 " samples in %.2f s (%.1f Hz) of Python %u.%u, PID %d: %zu "
-            "distinct stacks, %" PRIu64 " thread stacks; %" PRIu64 " torn, %" PRIu64
-            " unreadable, %" PRIu64 " late\n",
+            "distinct stacks, %" PRIu64 " thread stacks, %" PRIu64 " idle left out; %" PRIu64
+            " torn, %" PRIu64 " unreadable, %" PRIu64 " late\n",
             st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0, rc->rt.major,
-            rc->rt.minor, (int)rc->pid, pp_agg_n_stacks(rc->agg), st->stacks, st->torn, st->bad,
-            rc->late);
+            rc->rt.minor, (int)rc->pid, pp_agg_n_stacks(rc->agg), st->stacks, st->idle, st->torn,
+            st->bad, rc->late);
     fprintf(rc->err,
             "pyprof: sample cost: median %u us, p99 %u us; %" PRIu64 " reads, %" PRIu64
             " bytes read\n",
@@ -410,6 +410,7 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
 {
     struct recording rc = { .cfg = cfg, .err = err, .pid = cfg->pid };
     struct walk_opts wo = {
+        .idle = cfg->idle,
         .lineno = cfg->lineno,
         .function_lines = cfg->function,
         .full_filenames = cfg->full_filenames,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* walk: sample every thread of every interpreter of a CPython process into an aggregate. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,9 +60,12 @@ struct code_entry {
 
 #define PREDICT_SLOTS 1024
 #define PREDICT_DEPTH 256
+#define PREDICT_PROBE 16
+#define PREDICT_STALE 1000 /* samples after which a thread's slot may go to another thread */
 
 struct predict {
     uint64_t tstate;
+    uint64_t seen;  /* walker sample count when this thread was last walked */
     uint64_t root;  /* confirmed outermost frame of the thread, or 0 (see check_root) */
     uint64_t cand;  /* outermost frame of recent strict walks, awaiting confirmation */
     uint32_t cand_hits;
@@ -96,6 +100,7 @@ struct walker {
     struct pp_u64map *name_cache;   /* str address -> string id */
     struct pp_u64map *file_cache;   /* str address -> string id of the displayed file name */
     struct pp_u64map *thread_cache; /* tid -> thread index in the aggregate */
+    struct pp_u64map *stat_fds;     /* tid -> fd of /proc/PID/task/TID/stat, + 1 (idle checks) */
     uint32_t snap_off, snap_len;    /* the code object bytes compared (0 length: no check) */
     uint64_t check_code[WALK_MAX_DEPTH];
     uint8_t check_buf[WALK_MAX_DEPTH][CODE_SNAP_MAX];
@@ -106,6 +111,8 @@ struct walker {
     /* <= 3.10: offset of the kernel tid inside glibc's struct pthread; < 0 until found */
     long tid_offset;
     bool tid_searched;
+    uint64_t stat_fd_open[16];       /* bitmap of the stat fds we hold (fds below 1024) */
+    int max_stat_fd;
     int32_t batched_tid;            /* tid read along with the torn check, 0 if not read */
     pid_t ns_pid;
 
@@ -295,6 +302,81 @@ static int thread_index(struct walker *w, uint64_t tid, uint32_t *out)
         pp_u64map_put(w->thread_cache, tid, *out);
     }
     return 0;
+}
+
+static void close_stat_fds(struct walker *w)
+{
+    /* The map cannot be iterated; fds are tracked in it only to find them again, so walk the
+     * open range: every fd we opened is above 2 and below the highest one recorded. */
+    for (int fd = 3; fd <= w->max_stat_fd; fd++)
+        if (w->stat_fd_open[fd / 64] & (1ull << (fd % 64)))
+            close(fd);
+    memset(w->stat_fd_open, 0, sizeof(w->stat_fd_open));
+    w->max_stat_fd = 0;
+    pp_u64map_clear(w->stat_fds);
+}
+
+/*
+ * Whether thread @tid is running (state R in /proc/PID/task/TID/stat). The file is opened once
+ * per thread and re-read with pread. Returns 1 running, 0 not running, or -1 when unknown (then
+ * the caller keeps the sample: better a wall-time sample than a lost one).
+ */
+static int thread_running(struct walker *w, uint64_t tid)
+{
+    char buf[512];
+    const char *p;
+    uint64_t v;
+    ssize_t n;
+    int fd = -1;
+
+    if (pp_u64map_get(w->stat_fds, tid, &v) == 0 && v)
+        fd = (int)(v - 1);
+    if (fd < 0) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%llu/stat", (int)w->pid,
+                 (unsigned long long)tid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        if (fd >= (int)(sizeof(w->stat_fd_open) * 8) ||
+            pp_u64map_put(w->stat_fds, tid, (uint64_t)fd + 1) != 0) {
+            close(fd); /* too many threads to keep files open for: read and close */
+            fd = -2 - fd;
+        } else {
+            w->stat_fd_open[fd / 64] |= 1ull << (fd % 64);
+            if (fd > w->max_stat_fd)
+                w->max_stat_fd = fd;
+        }
+    }
+    if (fd <= -2) {
+        char path[64];
+        int tmp;
+
+        snprintf(path, sizeof(path), "/proc/%d/task/%llu/stat", (int)w->pid,
+                 (unsigned long long)tid);
+        tmp = open(path, O_RDONLY | O_CLOEXEC);
+        if (tmp < 0)
+            return -1;
+        n = read(tmp, buf, sizeof(buf) - 1);
+        close(tmp);
+    } else {
+        n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0) { /* the thread is gone; its tid may come back as another thread */
+            close(fd);
+            w->stat_fd_open[fd / 64] &= ~(1ull << (fd % 64));
+            pp_u64map_put(w->stat_fds, tid, 0);
+            return -1;
+        }
+    }
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* "TID (comm) S ...": comm may hold ')' itself, so take the last one. */
+    p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        return -1;
+    return p[2] == 'R';
 }
 
 /* The PID as the target's own PID namespace numbers it (last NSpid field), for the tid scan. */
@@ -605,9 +687,37 @@ static int64_t frame_addr(const struct walker *w, const uint8_t *f, uint64_t cod
     return -1;
 }
 
+/*
+ * The history slot of thread state @tstate: open addressing over PREDICT_SLOTS with a short
+ * probe. A slot is taken over when it is empty or its thread has not been seen for a while (a
+ * thread that ended); NULL when none is free (no prediction or root check for that thread).
+ */
 static struct predict *predict_slot(struct walker *w, uint64_t tstate)
 {
-    return w->predict ? &w->predict[pp_hash_u64(tstate) & (PREDICT_SLOTS - 1)] : NULL;
+    size_t h;
+
+    if (!w->predict)
+        return NULL;
+    h = pp_hash_u64(tstate);
+    for (size_t i = 0; i < PREDICT_PROBE; i++) {
+        struct predict *p = &w->predict[(h + i) & (PREDICT_SLOTS - 1)];
+
+        if (p->tstate == tstate) {
+            p->seen = w->stats.samples;
+            return p;
+        }
+    }
+    for (size_t i = 0; i < PREDICT_PROBE; i++) {
+        struct predict *p = &w->predict[(h + i) & (PREDICT_SLOTS - 1)];
+
+        if (!p->tstate || p->seen + PREDICT_STALE < w->stats.samples) {
+            memset(p, 0, offsetof(struct predict, addrs));
+            p->tstate = tstate;
+            p->seen = w->stats.samples;
+            return p;
+        }
+    }
+    return NULL;
 }
 
 /*
@@ -627,10 +737,9 @@ static int prefetch_chain(struct walker *w, uint64_t tstate, uint64_t top)
     if (!p || !top)
         return 0;
     w->pf_addr[n++] = top;
-    if (p->tstate == tstate)
-        for (uint32_t i = 0; i < p->n && n < PREDICT_DEPTH + 1; i++)
-            if (p->addrs[i] != top)
-                w->pf_addr[n++] = p->addrs[i];
+    for (uint32_t i = 0; i < p->n && n < PREDICT_DEPTH + 1; i++)
+        if (p->addrs[i] != top)
+            w->pf_addr[n++] = p->addrs[i];
     for (size_t i = 0; i < n; i++)
         rr[i] = (struct mem_range){ .addr = w->pf_addr[i], .buf = w->pf_buf + i * need,
                                     .len = need };
@@ -677,12 +786,6 @@ static bool check_root(struct walker *w, uint64_t tstate, bool truncated, bool s
 
     if (!p || truncated)
         return true;
-    if (p->tstate != tstate) { /* slot taken by another thread: start its history */
-        p->tstate = tstate;
-        p->n = 0;
-        p->root = p->cand = 0;
-        p->cand_hits = 0;
-    }
     if (p->root && p->root == w->walked_root) {
         if (strict)
             p->cand_hits = 0;
@@ -741,11 +844,6 @@ static void predict_store(struct walker *w, uint64_t tstate, size_t n)
 
     if (!p)
         return;
-    if (p->tstate != tstate) {
-        p->root = p->cand = 0;
-        p->cand_hits = 0;
-    }
-    p->tstate = tstate;
     p->n = (uint32_t)(n < PREDICT_DEPTH ? n : PREDICT_DEPTH);
     memcpy(p->addrs, w->walked_addr, p->n * sizeof(p->addrs[0]));
 }
@@ -962,6 +1060,23 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
     bool truncated = false;
     int r;
 
+    /* CPU view: a thread the kernel does not show running is left out before any walking. */
+    if (!w->opts.idle) {
+        if (o->tstate_native_thread_id != PY_NO_FIELD) {
+            tid = get_u64(ts, o->tstate_native_thread_id);
+        } else {
+            r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
+            if (is_fatal(r))
+                return r;
+            if (r)
+                tid = 0;
+        }
+        if (tid && thread_running(w, tid) == 0) {
+            w->stats.idle++;
+            return 0;
+        }
+    }
+
     r = walk_once(w, tstate, ts, &frame_field, &n, &truncated);
     if (r == WALK_TORN)
         r = walk_once(w, tstate, ts, &frame_field, &n, &truncated);
@@ -997,7 +1112,9 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
         }
         kept++;
     }
-    if (o->tstate_native_thread_id != PY_NO_FIELD) {
+    if (tid) {
+        /* already known from the idle check */
+    } else if (o->tstate_native_thread_id != PY_NO_FIELD) {
         tid = get_u64(ts, o->tstate_native_thread_id);
     } else {
         if (w->batched_tid > 0) {
@@ -1122,6 +1239,8 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
         r = pp_u64map_new(&w->file_cache, STR_CACHE_MAX);
     if (!r)
         r = pp_u64map_new(&w->thread_cache, THREAD_CACHE_MAX);
+    if (!r)
+        r = pp_u64map_new(&w->stat_fds, THREAD_CACHE_MAX);
     if (r)
         goto out;
     w->codes = calloc(CODE_CACHE_MAX, sizeof(*w->codes));
@@ -1160,6 +1279,9 @@ struct walker *walker_free(struct walker *w)
     pp_u64map_free(w->code_cache);
     pp_u64map_free(w->name_cache);
     pp_u64map_free(w->file_cache);
+    if (w->stat_fds)
+        close_stat_fds(w);
+    pp_u64map_free(w->stat_fds);
     pp_u64map_free(w->thread_cache);
     free(w);
     return NULL;

@@ -23,6 +23,8 @@ enum {
 };
 
 struct walk_opts {
+    bool idle;            /* true: sample idle threads too (wall view, --idle); false: only
+                           * threads the kernel shows running (CPU view, the default) */
     bool lineno;          /* false: no line numbers (--nolineno) */
     bool function_lines;  /* true: report each function's first line (-F/--function) */
     bool full_filenames;  /* true: full paths; false: py-spy's short names */
@@ -37,6 +39,7 @@ struct walk_stats {
     uint64_t truncated;     /* stacks deeper than WALK_MAX_DEPTH (innermost frames kept) */
     uint64_t code_misses;   /* frame-cache misses that needed the code object */
     uint64_t stale_codes;   /* cached code objects found replaced by new ones (caches dropped) */
+    uint64_t idle;          /* thread samples left out because the thread was not running */
 };
 
 struct walker;

@@ -467,8 +467,10 @@ def t_threads(py):
             with open("/proc/%d/task/%d/comm" % (t.pid, tid), encoding="utf-8") as f:
                 comms[tid] = f.read().rstrip("\n")
 
-        # -t: one root per thread, each a real kernel thread of the target with its comm.
-        stacks = record(t.pid, ["-t"], dur="1", rate="100")
+        # -t: one root per thread, each a real kernel thread of the target with its comm. With 51
+        # threads on a few cores most wait for the GIL or a CPU at any moment, so count them in
+        # wall time (--idle); the CPU view is checked by idle-threads.
+        stacks = record(t.pid, ["-t", "--idle"], dur="1", rate="100")
         by_root = collections.defaultdict(list)
         bad = []
         for stack, count in stacks:
@@ -494,13 +496,33 @@ def t_threads(py):
             check_dominant(by_root[tid], fmt_stack(frames, root=root), what="-t tid %d" % tid)
 
         # Without -t: the 51 distinct stacks each hold one thread's samples.
-        stacks = dict(record(t.pid))
+        stacks = dict(record(t.pid, ["--idle"]))
         for tid, frames in expected.items():
             exp = fmt_stack(frames)
             n = stacks.get(exp, 0)
             if not SAMPLES_LO * DOMINANT <= n <= SAMPLES_HI:
                 raise Fail("without -t: stack of tid %d has %d samples (depth %d)" % (
                     tid, n, len(frames)))
+
+
+def t_idle(py):
+    """Default CPU view: a thread asleep in time.sleep() is left out, the spinning main thread
+    stays; --idle (wall view) shows both, each in every sample."""
+    s = Script(os.path.join(TARGETS, "idle.py"))
+    v = py.ver
+    spin = fmt_stack([s.frame(v, "<module>", "main"), s.frame(v, "main", "main_spin")])
+    with Target(py, s.path) as t:
+        cpu = dict(record(t.pid))
+        if set(cpu) != {spin} or not SAMPLES_LO <= cpu[spin] <= SAMPLES_HI:
+            raise Fail("CPU view: expected only %r, got %s" % (
+                spin, ", ".join("%s x%d" % kv for kv in sorted(cpu.items()))[:400]))
+        wall = dict(record(t.pid, ["--idle"]))
+        sleep_leaf = fmt_stack([s.frame(v, "sleeper", "sleep")])
+        sleepers = [k for k in wall if k != spin and k.endswith(";" + sleep_leaf)]
+        if not SAMPLES_LO <= wall.get(spin, 0) <= SAMPLES_HI or len(sleepers) != 1 or \
+                not SAMPLES_LO <= wall[sleepers[0]] <= SAMPLES_HI:
+            raise Fail("--idle: expected the spinning and the sleeping thread, got %s" % (
+                ", ".join("%s x%d" % kv for kv in sorted(wall.items()))[:400]))
 
 
 def nested_frames(s, v):
@@ -752,6 +774,7 @@ PER_PYTHON = [
     ("deep-100", t_deep100),
     ("deep-500", t_deep500),
     ("threads-50", t_threads),
+    ("idle-threads", t_idle),
     ("nested-names", t_nested),
     ("nolineno", t_nolineno),
     ("function-lines", t_function_lines),
