@@ -339,8 +339,8 @@ int agent_set(struct agent_config *c, const char *key, const char *v, const char
     if (!strcmp(key, "state-dir"))
         return set_str(&c->state_dir, v);
     if (!strcmp(key, "spool-max-size")) {
-        if (!parse_size(v, &c->spool_max_bytes) || c->spool_max_bytes < 4096)
-            return bad(err, where, "--spool-max-size '%s': expected bytes >= 4K, e.g. 64M", v);
+        if (!parse_size(v, &c->spool_max_bytes) || c->spool_max_bytes < 1024)
+            return bad(err, where, "--spool-max-size '%s': expected bytes >= 1K, e.g. 64M", v);
         return 0;
     }
     if (!strcmp(key, "spool-max-age")) {
@@ -555,8 +555,9 @@ struct target {
     struct py_runtime rt;
     uint64_t head;
     struct walker *w;
-    struct pp_agg *agg;      /* the current window */
-    uint64_t base_walk_stacks; /* walker stacks at window start (for the status) */
+    struct pp_agg *agg;      /* stacks since the walker started (it holds ids into it) */
+    uint64_t *prev;          /* count of each stack of @agg when the last window was shipped */
+    size_t n_prev;
     bool overflow_logged;
 };
 
@@ -791,6 +792,7 @@ static void target_free(struct target *t)
         return;
     walker_free(t->w);
     pp_agg_free(t->agg);
+    free(t->prev);
     free(t);
 }
 
@@ -875,7 +877,6 @@ static int start_walker(struct agent *a, struct target *t)
 
     t->w = walker_free(t->w);
     r = walker_new(&t->w, &t->mem, &t->rt, t->head, t->pid, t->agg, &wo);
-    t->base_walk_stacks = 0;
     return r;
 }
 
@@ -937,6 +938,7 @@ static void try_attach(struct agent *a, struct target *t, int64_t now)
              t->rt.minor, cmd);
         return;
     }
+    alog(a, PP_LOG_DEBUG, "PID %d: discovery: %d (%s)", (int)t->pid, r, t->rt.why);
     switch (r) {
     case DISCOVER_E_GONE:
         t->state = T_FAILED;
@@ -1025,12 +1027,14 @@ static int copy_stack(struct pp_agg *dst, const struct pp_agg *src, const struct
 }
 
 /*
- * Keep the @keep most frequent stacks of @src in a new aggregate and merge the rest into one
- * "[other stacks]" frame (thread 0, no labels). Returns 0 and *out, or a negative errno.
+ * The window's part of @src: each stack counted count - @prev[i] (0 past @n_prev), in a new
+ * aggregate. Only the @keep most frequent stacks are kept; the rest are merged into one
+ * "[other stacks]" frame (thread 0, no labels) and *merged is set. 0 and *out, or -errno.
  */
-static int agg_capped(const struct pp_agg *src, size_t keep, struct pp_agg **out)
+static int agg_window(const struct pp_agg *src, const uint64_t *prev, size_t n_prev, size_t keep,
+                      struct pp_agg **out, bool *merged)
 {
-    size_t n = pp_agg_n_stacks(src);
+    size_t n = pp_agg_n_stacks(src), m = 0;
     struct stack_ref *refs = calloc(n ? n : 1, sizeof(*refs));
     uint32_t *fids = malloc((WALK_MAX_DEPTH + 2) * sizeof(*fids));
     struct pp_agg *dst = NULL;
@@ -1038,6 +1042,7 @@ static int agg_capped(const struct pp_agg *src, size_t keep, struct pp_agg **out
     int r;
 
     *out = NULL;
+    *merged = false;
     if (!refs || !fids) {
         r = pp_err_origin(-ENOMEM);
         goto out;
@@ -1047,16 +1052,20 @@ static int agg_capped(const struct pp_agg *src, size_t keep, struct pp_agg **out
         goto out;
     for (size_t i = 0; i < n; i++) {
         struct pp_stack_view v;
+        uint64_t before = i < n_prev ? prev[i] : 0;
 
         pp_agg_stack(src, i, &v);
-        refs[i].i = i;
-        refs[i].count = v.count;
+        if (v.count > before) {
+            refs[m].i = i;
+            refs[m++].count = v.count - before;
+        }
     }
-    qsort(refs, n, sizeof(*refs), cmp_count_desc);
-    for (size_t k = 0; k < n && !r; k++) {
+    qsort(refs, m, sizeof(*refs), cmp_count_desc);
+    for (size_t k = 0; k < m && !r; k++) {
         struct pp_stack_view v;
 
         pp_agg_stack(src, refs[k].i, &v);
+        v.count = refs[k].count;
         if (k < keep && v.n_fids <= WALK_MAX_DEPTH + 1)
             r = copy_stack(dst, src, &v, fids);
         else
@@ -1066,6 +1075,7 @@ static int agg_capped(const struct pp_agg *src, size_t keep, struct pp_agg **out
         struct pp_frame f = { .origin = PP_ORIGIN_UNKNOWN };
         uint32_t thread = 0, empty = 0, fid = 0;
 
+        *merged = true;
         r = pp_strtab_intern(pp_agg_strtab(dst), OTHER_NAME, sizeof(OTHER_NAME) - 1, &f.name);
         if (!r)
             r = pp_strtab_intern(pp_agg_strtab(dst), "", 0, &empty);
@@ -1086,32 +1096,57 @@ out:
     return r;
 }
 
-/* Over the cap: shrink the window's aggregate to half the cap plus "other". */
-static void enforce_cap(struct agent *a, struct target *t)
+/* Distinct stacks a target's aggregate may hold before it is rebuilt (memory bound). */
+static size_t rebuild_at(const struct agent *a)
+{
+    return a->cfg.max_stacks * 2 > 10000 ? a->cfg.max_stacks * 2 : 10000;
+}
+
+static void overflowed(struct agent *a, struct target *t)
+{
+    a->c.overflows++;
+    if (t->overflow_logged)
+        return;
+    t->overflow_logged = true;
+    alog(a, PP_LOG_WARN,
+         "PID %d: more than %u distinct stacks in a window; the rarest are merged into "
+         "\"%s\" (--max-stacks)",
+         (int)t->pid, a->cfg.max_stacks, OTHER_NAME);
+}
+
+/*
+ * Replace the target's aggregate by a new one holding only what the current window has so far
+ * (capped to --max-stacks), and restart its walker on it (the walker's caches hold ids). Keeps
+ * memory bounded however many distinct stacks a target goes through.
+ */
+static void rebuild(struct agent *a, struct target *t)
 {
     struct pp_agg *n = NULL;
+    bool merged;
     int r;
 
-    if (pp_agg_n_stacks(t->agg) <= a->cfg.max_stacks)
-        return;
-    r = agg_capped(t->agg, a->cfg.max_stacks / 2, &n);
+    r = agg_window(t->agg, t->prev, t->n_prev, a->cfg.max_stacks, &n, &merged);
     if (r) {
-        alog(a, PP_LOG_ERROR, "PID %d: %s while capping stacks", (int)t->pid, strerror(-r));
+        alog(a, PP_LOG_ERROR, "PID %d: %s while bounding the stacks", (int)t->pid, strerror(-r));
         return;
     }
-    t->w = walker_free(t->w); /* its caches hold ids of the old aggregate */
+    if (merged)
+        overflowed(a, t);
+    t->w = walker_free(t->w);
     pp_agg_free(t->agg);
     t->agg = n;
+    free(t->prev);
+    t->prev = NULL;
+    t->n_prev = 0;
     if (t->state == T_ACTIVE && start_walker(a, t) < 0)
         t->state = T_GONE;
-    if (!t->overflow_logged) {
-        t->overflow_logged = true;
-        alog(a, PP_LOG_WARN,
-             "PID %d: more than %u distinct stacks in a window; the rarest are merged into "
-             "\"%s\" (--max-stacks)",
-             (int)t->pid, a->cfg.max_stacks, OTHER_NAME);
-    }
-    a->c.overflows++;
+}
+
+/* Mid-window: too many distinct stacks to keep in memory. */
+static void enforce_cap(struct agent *a, struct target *t)
+{
+    if (pp_agg_n_stacks(t->agg) > rebuild_at(a))
+        rebuild(a, t);
 }
 
 /* ===== Uploads and the spool ===== */
@@ -1301,32 +1336,65 @@ static void ship_target(struct agent *a, struct target *t, uint64_t from, uint64
         .wall = a->cfg.idle,
         .pid = (uint32_t)t->pid,
     };
+    struct pp_agg *win = NULL;
     char *buf = NULL, *q = NULL;
-    size_t len = 0;
-    FILE *f;
+    size_t len = 0, n;
+    bool merged = false;
+    FILE *f = NULL;
     int r;
 
-    if (!t->agg || !pp_agg_total(t->agg))
+    if (!t->agg)
         return;
-    f = open_memstream(&buf, &len);
-    if (!f) {
-        alog(a, PP_LOG_ERROR, "encoding a window: %s", strerror(errno));
+    r = agg_window(t->agg, t->prev, t->n_prev, a->cfg.max_stacks, &win, &merged);
+    if (r)
+        goto fail;
+    /* What is shipped now is the baseline of the next window. */
+    n = pp_agg_n_stacks(t->agg);
+    if (n > t->n_prev) {
+        uint64_t *np = realloc(t->prev, n * sizeof(*np));
+
+        if (!np) {
+            r = pp_err_origin(-ENOMEM);
+            goto fail;
+        }
+        t->prev = np;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct pp_stack_view v;
+
+        pp_agg_stack(t->agg, i, &v);
+        t->prev[i] = v.count;
+    }
+    t->n_prev = n;
+    if (!pp_agg_total(win)) {
+        pp_agg_free(win);
         return;
     }
-    r = pp_pprof_write(t->agg, &meta, f);
+    if (merged)
+        overflowed(a, t);
+    f = open_memstream(&buf, &len);
+    if (!f) {
+        r = pp_err_origin(-errno);
+        goto fail;
+    }
+    r = pp_pprof_write(win, &meta, f);
     if (fclose(f) != 0 && !r)
         r = -EIO;
     if (!r)
         r = build_query(a, t, from, until, a->window_rate, &q);
-    if (r) {
-        alog(a, PP_LOG_ERROR, "PID %d: encoding a window: %s", (int)t->pid, strerror(-r));
-        free(buf);
-        free(q);
-        a->c.lost++;
-        return;
-    }
+    pp_agg_free(win);
+    win = NULL;
+    if (r)
+        goto fail;
     a->c.windows++;
     send_window(a, q, buf, len, NULL);
+    return;
+fail:
+    alog(a, PP_LOG_ERROR, "PID %d: encoding a window: %s", (int)t->pid, strerror(-r));
+    pp_agg_free(win);
+    free(buf);
+    free(q);
+    a->c.lost++;
 }
 
 /* Close the window [win_start, @until): ship every target, start the next window. */
@@ -1341,21 +1409,9 @@ static void end_window(struct agent *a, uint64_t until)
             a->t[i] = a->t[--a->n_t];
             continue;
         }
-        if (t->state == T_ACTIVE) {
-            struct pp_agg *fresh = NULL;
-
-            /* A fresh aggregate (and walker: its caches hold ids) bounds memory per window. */
-            if (pp_agg_new(&fresh) == 0) {
-                t->w = walker_free(t->w);
-                pp_agg_free(t->agg);
-                t->agg = fresh;
-                if (start_walker(a, t) < 0) {
-                    t->state = T_GONE;
-                    alog(a, PP_LOG_ERROR, "PID %d: out of memory; detached", (int)t->pid);
-                }
-            }
-        }
-        t->overflow_logged = false;
+        /* Between windows a rebuild carries nothing over: start afresh at half the bound. */
+        if (t->state == T_ACTIVE && pp_agg_n_stacks(t->agg) > rebuild_at(a) / 2)
+            rebuild(a, t);
         i++;
     }
 }
@@ -1367,8 +1423,8 @@ static void check_cpu(struct agent *a, int64_t now)
     int64_t cpu = cpu_ns(), wall = now - a->last_cpu_wall;
     double pct;
 
-    if (wall <= 0)
-        return;
+    if (wall < 2 * NSEC)
+        return; /* too short to judge (the first window includes start-up): keep measuring */
     pct = 100.0 * (double)(cpu - a->last_cpu) / (double)wall;
     a->cpu_pct = pct;
     a->last_cpu = cpu;

@@ -12,7 +12,7 @@ mode=${1:-demo}
 
 apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-dev
               libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev python3
-              libmicrohttpd-dev libsqlite3-dev)
+              libmicrohttpd-dev libsqlite3-dev libsystemd-dev systemd)
 # Third-party readers the test suite checks our outputs with.
 test_packages=(chromium golang-go golang-github-google-pprof-dev libxml2-utils)
 
@@ -75,6 +75,25 @@ run_suite() {
     skipped=$((skipped + ${s:-0}))
 }
 
+# Run one checker that prints PASS/FAIL/SKIP lines (no summary of its own); add them up.
+run_checker() {
+    local name=$1 log="$build/$1.log" rc=0 p f s
+    shift
+    echo "== $name"
+    "$@" 2>&1 | tee "$log" || rc=$?
+    p=$(grep -c '^PASS ' "$log" || true)
+    f=$(grep -c '^FAIL ' "$log" || true)
+    s=$(grep -c '^SKIP ' "$log" || true)
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $name: exit $rc without reporting a failure"
+        f=1
+    elif [ $((p + f + s)) -eq 0 ]; then
+        echo "FAIL $name: reported no checks"
+        f=1
+    fi
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+}
+
 do_test() {
     local log="$build/meson-logs/testlog.json" p f s
     passed=0 failed=0 skipped=0
@@ -100,6 +119,20 @@ PY
     fi
     run_suite functional python3 "$here/tests/functional/run.py" --pyprof "$build/collector/pyprof"
     run_suite formats python3 "$here/tests/formats/run.py" --pyprof "$build/collector/pyprof"
+    run_suite agent python3 "$here/tests/agent/run.py" --pyprof "$build/collector/pyprof" \
+        --server "$build/server/pyprof-server"
+    if [ -x "$build/server/pyprof-server" ]; then
+        run_suite server python3 "$here/tests/server/run.py" --server "$build/server/pyprof-server" \
+            --pyprof "$build/collector/pyprof"
+        local web_work
+        web_work=$(mktemp -d)
+        run_checker web python3 "$here/tests/server/check_web.py" \
+            --server "$build/server/pyprof-server" --work "$web_work"
+        rm -rf "$web_work"
+    else
+        echo "SKIP server: pyprof-server was not built (libmicrohttpd-dev / libsqlite3-dev missing)"
+        skipped=$((skipped + 1))
+    fi
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }

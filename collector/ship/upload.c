@@ -287,8 +287,8 @@ static void finish(struct xfer *x, CURLcode code)
         size_t n = strcspn(x->resp, "\r\n");
 
         x->resp[n] = '\0';
-        snprintf(x->res.reason, sizeof(x->res.reason), "HTTP %ld%s%s", status, n ? ": " : "",
-                 x->resp);
+        snprintf(x->res.reason, sizeof(x->res.reason), "HTTP %ld%s%.200s", status,
+                 n ? ": " : "", x->resp);
     }
 }
 
