@@ -45,4 +45,5 @@ def main(seconds=2.5):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 2.5)

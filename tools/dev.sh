@@ -12,7 +12,7 @@ mode=${1:-demo}
 
 apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-dev
               libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev zlib1g-dev python3
-              libmicrohttpd-dev libsqlite3-dev libsystemd-dev systemd)
+              libmicrohttpd-dev libsqlite3-dev libsystemd-dev systemd curl)
 # Third-party readers the test suite checks our outputs with.
 test_packages=(chromium golang-go golang-github-google-pprof-dev libxml2-utils)
 
@@ -50,11 +50,38 @@ do_build() {
 }
 
 do_demo() {
-    local out="$build/demo.folded"
+    local out="$build/demo.svg" data="$build/demo-data" port=${PYPROF_DEMO_PORT:-4040} url
     echo "== pyprof record -d 3 -o $out -- python3 examples/demo.py"
     "$build/collector/pyprof" record -d 3 -o "$out" -- python3 "$here/examples/demo.py"
-    echo "== the 5 hottest stacks (root first, sample count last):"
-    awk '{print $NF "\t" $0}' "$out" | sort -rn | head -n 5 | cut -f2-
+    if [ ! -x "$build/server/pyprof-server" ]; then
+        echo "(pyprof-server was not built; the continuous-profiling part of the demo is skipped)"
+        return 0
+    fi
+    url="http://127.0.0.1:$port"
+    if ! curl -fsS "$url/healthz" >/dev/null 2>&1; then
+        echo "== pyprof-server --listen 127.0.0.1:$port --data $data (left running)"
+        mkdir -p "$data"
+        nohup "$build/server/pyprof-server" --listen "127.0.0.1:$port" --data "$data" \
+            >"$build/demo-server.log" 2>&1 &
+        for _ in $(seq 50); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    fi
+    echo "== pyprof agent --server $url --app demo --window 2s, beside examples/demo.py for 7 s"
+    python3 "$here/examples/demo.py" 7 >/dev/null &
+    local target=$!
+    "$build/collector/pyprof" agent --server "$url" --app demo --pid "$target" --window 2s \
+        --state-dir "$build/demo-agent" 2>"$build/demo-agent.log" &
+    local agent=$!
+    wait "$target" || true
+    sleep 1
+    kill -TERM "$agent" 2>/dev/null || true
+    wait "$agent" 2>/dev/null || true
+    sed 's/^/  agent: /' "$build/demo-agent.log"
+    echo "== the 5 hottest stacks the server holds for demo.cpu (last 5 minutes):"
+    curl -fsS "$url/render?query=demo.cpu&from=now-5m&until=now&format=folded" |
+        awk '{print $NF "\t" $0}' | sort -rn | head -n 5 | cut -f2-
+    echo
+    echo "Flame graph of the recording: $out"
+    echo "Server: $url/ (pid $(pgrep -f "pyprof-server --listen 127.0.0.1:$port" | head -1); stop it with kill)"
 }
 
 # Run one suite script that ends with "N passed, N failed[, N skipped]"; add its counts.
