@@ -19,6 +19,8 @@ static const char usage_main[] =
     "           a flame graph, folded stacks, speedscope, pprof or a chrome trace\n"
     "  convert  turn a folded or pprof file into another format\n"
     "  diff     a differential flame graph of two profiles\n"
+    "  dump     print the current Python stack of every thread of a process\n"
+    "  top      a live table of the functions a process spends its time in\n"
     "  agent    profile services continuously and upload to pyprof-server or Pyroscope\n"
     "\n"
     "Run 'pyprof <command> --help' for its options.\n";
@@ -79,6 +81,34 @@ static const char usage_diff[] =
     "      --normalize        scale BEFORE to AFTER's total sample count first\n"
     "      --icicle           root on top\n"
     "      --title TEXT       title\n"
+    "  -h, --help             this text\n";
+
+static const char usage_dump[] =
+    "Usage: pyprof dump --pid PID [--json]\n"
+    "\n"
+    "Print the current Python traceback of every thread (innermost call last), with its\n"
+    "thread id, name and whether the kernel shows it running or idle.\n"
+    "\n"
+    "Options:\n"
+    "  -p, --pid PID          the process to look at\n"
+    "  -j, --json             JSON instead of text (frames innermost first)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "Exit codes: 0 ok, 2 fatal error, 3 no such process, 4 permission denied,\n"
+    "5 not a Python process, 6 unsupported Python version, 64 usage error.\n";
+
+static const char usage_top[] =
+    "Usage: pyprof top --pid PID [-r HZ] [-d SECS]\n"
+    "\n"
+    "A live table of the functions the running threads spend their time in, refreshed\n"
+    "every second. Keys: 1-4 sort by %Own, %Total, OwnTime, TotalTime; c toggles the\n"
+    "percentages between the last second and the whole run; q or Ctrl-C quits.\n"
+    "When standard output is not a terminal, print one table after -d seconds and exit.\n"
+    "\n"
+    "Options:\n"
+    "  -p, --pid PID          the process to watch\n"
+    "  -r, --rate HZ          samples per second (default 100)\n"
+    "  -d, --duration SECS    not a terminal: sample this long, then print (default 1)\n"
     "  -h, --help             this text\n";
 
 void cli_defaults(struct pyprof_config *cfg)
@@ -226,6 +256,84 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
     return 0;
 }
 
+/* Options of dump and top: both look at a running process. */
+static int parse_view(struct pyprof_config *cfg, int argc, char **argv, const char *usage,
+                      FILE *out, FILE *err)
+{
+    static const struct option opts[] = {
+        { "pid", required_argument, NULL, 'p' },
+        { "json", no_argument, NULL, 'j' },
+        { "rate", required_argument, NULL, 'r' },
+        { "duration", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    bool is_top = !strcmp(cfg->command, "top");
+    double v;
+    int c;
+
+    optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:jr:d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (!parse_number(optarg, 4194304, &v) || v != (double)(pid_t)v) {
+                fprintf(err, "pyprof: invalid PID '%s': expected a process id such as 4123\n",
+                        optarg);
+                return CLI_E_USAGE;
+            }
+            cfg->pid = (pid_t)v;
+            break;
+        case 'j':
+            if (is_top)
+                goto unknown;
+            cfg->json = true;
+            break;
+        case 'r':
+            if (!is_top)
+                goto unknown;
+            if (!parse_number(optarg, 100000, &cfg->rate)) {
+                fprintf(err,
+                        "pyprof: invalid rate '%s': expected samples per second between 1 "
+                        "and 100000, e.g. -r 100\n",
+                        optarg);
+                return CLI_E_USAGE;
+            }
+            break;
+        case 'd':
+            if (!is_top)
+                goto unknown;
+            if (!parse_number(optarg, 1e9, &cfg->duration)) {
+                fprintf(err, "pyprof: invalid duration '%s': expected seconds, e.g. -d 2\n",
+                        optarg);
+                return CLI_E_USAGE;
+            }
+            break;
+        case 'h':
+            fputs(usage, out);
+            return CLI_E_EXIT;
+        case ':':
+            fprintf(err, "pyprof: option '%s' needs a value\n", argv[optind - 1]);
+            return CLI_E_USAGE;
+        default:
+        unknown:
+            fprintf(err, "pyprof: unknown option '%s'; see 'pyprof %s --help'\n",
+                    argv[optind - 1], cfg->command);
+            return CLI_E_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(err, "pyprof: unexpected argument '%s'; see 'pyprof %s --help'\n", argv[optind],
+                cfg->command);
+        return CLI_E_USAGE;
+    }
+    if (!cfg->pid) {
+        fprintf(err, "pyprof: give the process to look at: pyprof %s --pid PID\n", cfg->command);
+        return CLI_E_USAGE;
+    }
+    return 0;
+}
+
 /* Options of convert and diff; positional arguments are the input files. */
 static int parse_files(struct pyprof_config *cfg, int argc, char **argv, size_t n_inputs,
                        const char *usage, FILE *out, FILE *err)
@@ -333,6 +441,11 @@ int cli_parse(struct pyprof_config *cfg, int argc, char **argv, FILE *out, FILE 
     if (!strcmp(argv[1], "diff")) {
         cfg->command = "diff";
         return parse_files(cfg, argc - 1, argv + 1, 2, usage_diff, out, err);
+    }
+    if (!strcmp(argv[1], "dump") || !strcmp(argv[1], "top")) {
+        cfg->command = !strcmp(argv[1], "dump") ? "dump" : "top";
+        return parse_view(cfg, argc - 1, argv + 1, argv[1][0] == 'd' ? usage_dump : usage_top,
+                          out, err);
     }
     fprintf(err, "pyprof: unknown command '%s'\n\n%s", argv[1], usage_main);
     return CLI_E_USAGE;

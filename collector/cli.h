@@ -22,7 +22,7 @@ enum pyprof_exit {
 };
 
 struct pyprof_config {
-    const char *command;     /* "record", "convert" or "diff" */
+    const char *command;     /* "record", "convert", "diff", "dump" or "top" */
     pid_t pid;               /* -p/--pid, 0 when launching */
     char **argv;             /* command to launch (NULL-terminated), NULL when attaching */
     double duration;         /* -d/--duration seconds, 0 = until the target exits or Ctrl-C */
@@ -40,6 +40,7 @@ struct pyprof_config {
     bool full_filenames;     /* --full-filenames */
     double startup_timeout;  /* seconds to wait for a launched interpreter to come up */
     int progress;            /* -1 auto (stderr is a tty), 0 never, 1 always */
+    bool json;               /* dump --json */
 };
 
 enum {

@@ -9,7 +9,9 @@
 #endif
 #include "cli.h"
 #include "convert.h"
+#include "dump.h"
 #include "record.h"
+#include "top.h"
 
 int main(int argc, char **argv)
 {
@@ -33,5 +35,9 @@ int main(int argc, char **argv)
         return PYPROF_EXIT_USAGE;
     if (!strcmp(cfg.command, "record"))
         return record_run(&cfg, stderr);
+    if (!strcmp(cfg.command, "dump"))
+        return dump_run(&cfg, stdout, stderr);
+    if (!strcmp(cfg.command, "top"))
+        return top_run(&cfg, stdout, stderr);
     return convert_run(&cfg, stderr);
 }

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/* dump: `pyprof dump`, the current Python traceback of every thread of a process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "pyprof/agg.h"
+#include "pyprof/strtab.h"
+#include "py/walk.h"
+
+#define DUMP_SAMPLES 5            /* 3.8-3.10 drop a thread's first sample (torn-read guard) */
+#define DUMP_PAUSE_NS 2000000L    /* between samples */
+#define ATTACH_WAIT_NS 1000000000LL
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void pause_ns(long ns)
+{
+    struct timespec ts = { .tv_sec = 0, .tv_nsec = ns };
+
+    nanosleep(&ts, NULL);
+}
+
+static void print_perm_help(FILE *err, pid_t pid)
+{
+    fprintf(err,
+            "pyprof: error: permission denied reading the memory of PID %d.\n"
+            "  Run pyprof as root (sudo pyprof ...) or as the target's user, or give it\n"
+            "  CAP_SYS_PTRACE:\n"
+            "    Docker:      docker run --cap-add SYS_PTRACE ...\n"
+            "    Kubernetes:  securityContext: {capabilities: {add: [SYS_PTRACE]}}\n"
+            "    a binary:    sudo setcap cap_sys_ptrace+ep $(command -v pyprof)\n",
+            (int)pid);
+    if (access("/proc/sys/kernel/yama/ptrace_scope", F_OK) == 0)
+        fprintf(err, "  Yama is active: see /proc/sys/kernel/yama/ptrace_scope (0 = classic).\n");
+}
+
+/* Map a failed discovery to a message and an exit code (as record.c does). */
+static int discovery_failed(const struct dump_target *t, int r, FILE *err)
+{
+    switch (r) {
+    case DISCOVER_E_GONE:
+        fprintf(err, "pyprof: error: %s\n", t->rt.why[0] ? t->rt.why : "no such process");
+        return PYPROF_EXIT_NOPROC;
+    case DISCOVER_E_PERM:
+        print_perm_help(err, t->pid);
+        return PYPROF_EXIT_PERM;
+    case DISCOVER_E_UNSUPPORTED:
+        fprintf(err, "pyprof: error: %s\n", t->rt.why);
+        return PYPROF_EXIT_UNSUPPORTED;
+    case DISCOVER_E_NOTPY:
+        fprintf(err, "pyprof: error: not a Python process: %s\n", t->rt.why);
+        fprintf(err, "  If it starts Python as a child, point --pid at that child instead.\n");
+        return PYPROF_EXIT_NOTPY;
+    case DISCOVER_E_NOTREADY:
+        fprintf(err,
+                "pyprof: error: found Python %u.%u in %s, but its interpreter did not come up "
+                "within 1 s\n",
+                t->rt.major, t->rt.minor, t->rt.binary);
+        return PYPROF_EXIT_NOTPY;
+    default:
+        fprintf(err, "pyprof: error: looking for Python in PID %d: %s\n", (int)t->pid,
+                strerror(r < 0 ? -r : EIO));
+        return PYPROF_EXIT_FATAL;
+    }
+}
+
+int dump_attach(struct dump_target *t, pid_t pid, FILE *err)
+{
+    int64_t deadline = mono_ns() + ATTACH_WAIT_NS;
+    int r;
+
+    memset(t, 0, sizeof(*t));
+    t->pid = pid;
+    mem_init(&t->mem, pid);
+    for (;;) {
+        r = discover_runtime(&t->rt, &t->mem, pid);
+        if (!r)
+            r = discover_interp_head(&t->rt, &t->mem, &t->head);
+        if (!r)
+            return 0;
+        if (r != DISCOVER_E_NOTREADY || mono_ns() >= deadline)
+            return discovery_failed(t, r, err);
+        pause_ns(10 * 1000 * 1000);
+    }
+}
+
+/* One thread of the dump: its last stack in the aggregate and when it was taken. */
+struct dump_thread {
+    uint64_t tid;
+    uint32_t name;   /* string id */
+    uint32_t stack;  /* index for pp_agg_stack() */
+    bool seen;
+    bool running;
+};
+
+/*
+ * The kernel's view of thread @tid: 1 running (state R), 0 not, -1 gone. A thread that exited
+ * between the samples and now is left out of the dump.
+ */
+static int task_state(pid_t pid, uint64_t tid)
+{
+    char path[64], buf[512];
+    const char *p;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%" PRIu64 "/stat", (int)pid, tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* "TID (comm) S ...": comm may hold ')' itself */
+    if (!p || p[1] != ' ' || !p[2])
+        return 0;
+    return p[2] == 'R';
+}
+
+/* Write @s as a JSON string (quotes included). */
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else if (*p == '\t')
+            fputs("\\t", out);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out); /* UTF-8 passes through */
+    }
+    fputc('"', out);
+}
+
+static int cmp_thread(const void *a, const void *b)
+{
+    const struct dump_thread *x = a, *y = b;
+
+    return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+static void print_text(const struct dump_target *t, const struct pp_agg *agg,
+                       const struct dump_thread *th, size_t n, FILE *out)
+{
+    const struct pp_strtab *st = pp_agg_strtab_const(agg);
+
+    fprintf(out, "Process %d: Python %u.%u (%s)\n", (int)t->pid, t->rt.major, t->rt.minor,
+            t->rt.binary);
+    for (size_t i = 0; i < n; i++) {
+        struct pp_stack_view v;
+
+        pp_agg_stack(agg, th[i].stack, &v);
+        fprintf(out, "\nThread %" PRIu64 " (%s) [%s]\n", th[i].tid,
+                pp_strtab_str(st, th[i].name, NULL), th[i].running ? "running" : "idle");
+        for (uint32_t k = 0; k < v.n_fids; k++) {
+            const struct pp_frame *f = pp_agg_frame_get(agg, v.fids[k]);
+            const char *file = pp_strtab_str(st, f->file, NULL);
+
+            if (f->line)
+                fprintf(out, "  File \"%s\", line %" PRIu32 ", in %s\n", file, f->line,
+                        pp_strtab_str(st, f->name, NULL));
+            else
+                fprintf(out, "  File \"%s\", in %s\n", file, pp_strtab_str(st, f->name, NULL));
+        }
+    }
+}
+
+static void print_json(const struct dump_target *t, const struct pp_agg *agg,
+                       const struct dump_thread *th, size_t n, FILE *out)
+{
+    const struct pp_strtab *st = pp_agg_strtab_const(agg);
+
+    fprintf(out, "{\"pid\":%d,\"python\":\"%u.%u\",\"threads\":[", (int)t->pid, t->rt.major,
+            t->rt.minor);
+    for (size_t i = 0; i < n; i++) {
+        struct pp_stack_view v;
+
+        pp_agg_stack(agg, th[i].stack, &v);
+        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"name\":", i ? "," : "", th[i].tid);
+        json_str(out, pp_strtab_str(st, th[i].name, NULL));
+        fprintf(out, ",\"state\":\"%s\",\"frames\":[", th[i].running ? "running" : "idle");
+        for (uint32_t k = 0; k < v.n_fids; k++) {
+            const struct pp_frame *f = pp_agg_frame_get(agg, v.fids[v.n_fids - 1 - k]);
+
+            fputs(k ? ",{\"name\":" : "{\"name\":", out);
+            json_str(out, pp_strtab_str(st, f->name, NULL));
+            fputs(",\"file\":", out);
+            json_str(out, pp_strtab_str(st, f->file, NULL));
+            fprintf(out, ",\"line\":%" PRIu32 "}", f->line);
+        }
+        fputs("]}", out);
+    }
+    fputs("]}\n", out);
+}
+
+int dump_run(const struct pyprof_config *cfg, FILE *out, FILE *err)
+{
+    struct walk_opts wo = { .idle = true, .lineno = true, .full_filenames = true };
+    struct dump_target t;
+    struct pp_agg *agg = NULL;
+    struct walker *w = NULL;
+    struct dump_thread *th = NULL;
+    size_t n = 0, n_samples;
+    uint32_t n_threads;
+    int code = PYPROF_EXIT_OK, r;
+
+    code = dump_attach(&t, cfg->pid, err);
+    if (code)
+        goto out;
+    r = pp_agg_new(&agg);
+    if (!r) {
+        pp_agg_timeline_enable(agg);
+        r = walker_new(&w, &t.mem, &t.rt, t.head, t.pid, agg, &wo);
+    }
+    if (r) {
+        fprintf(err, "pyprof: error: %s\n", strerror(-r));
+        code = PYPROF_EXIT_FATAL;
+        goto out;
+    }
+    for (int i = 0; i < DUMP_SAMPLES; i++) {
+        if (i)
+            pause_ns(DUMP_PAUSE_NS);
+        r = walker_sample(w, (uint64_t)mono_ns());
+        if (r == WALK_E_GONE) {
+            fprintf(err, "pyprof: error: process %d exited\n", (int)t.pid);
+            code = PYPROF_EXIT_NOPROC;
+            goto out;
+        }
+        if (r < 0) {
+            fprintf(err, "pyprof: error while sampling: %s\n", strerror(-r));
+            code = PYPROF_EXIT_FATAL;
+            goto out;
+        }
+    }
+    /* Each thread's last good stack: the last timeline entry of its thread. */
+    n_threads = pp_agg_n_threads(agg);
+    th = calloc(n_threads ? n_threads : 1, sizeof(*th));
+    if (!th) {
+        fprintf(err, "pyprof: error: %s\n", strerror(ENOMEM));
+        code = PYPROF_EXIT_FATAL;
+        goto out;
+    }
+    n_samples = pp_agg_n_samples(agg);
+    for (size_t i = 0; i < n_samples; i++) {
+        const struct pp_sample *s = pp_agg_sample_get(agg, i);
+        struct pp_stack_view v;
+
+        pp_agg_stack(agg, s->stack, &v);
+        if (v.thread < n_threads) {
+            th[v.thread].stack = s->stack;
+            th[v.thread].seen = true;
+        }
+    }
+    for (uint32_t i = 0; i < n_threads; i++) {
+        const struct pp_thread *pt = pp_agg_thread_get(agg, i);
+        int state;
+
+        if (!th[i].seen || !pt)
+            continue;
+        state = task_state(t.pid, pt->tid);
+        if (state < 0)
+            continue;
+        th[n] = th[i];
+        th[n].tid = pt->tid;
+        th[n].name = pt->name;
+        th[n].running = state == 1;
+        n++;
+    }
+    /* By thread id: the main thread (tid == pid) is normally the lowest. */
+    qsort(th, n, sizeof(*th), cmp_thread);
+    if (cfg->json)
+        print_json(&t, agg, th, n, out);
+    else
+        print_text(&t, agg, th, n, out);
+    if (fflush(out) != 0) {
+        fprintf(err, "pyprof: error: writing the dump: %s\n", strerror(errno));
+        code = PYPROF_EXIT_FATAL;
+    }
+out:
+    free(th);
+    walker_free(w);
+    pp_agg_free(agg);
+    return code;
+}
