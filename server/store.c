@@ -940,12 +940,13 @@ out:
 /*
  * collect() - ids of the rows that exactly cover series @sid over the 10 s buckets in [@a, @b)
  * (multiples of 10), using levels <= @level, coarsest first: a roll-up row where one exists,
- * finer levels for the gaps and the edges.
+ * finer levels for the gaps and the edges. With @tv non-NULL, also each row's t and total in
+ * @tv and @totv (in step with @ids).
  */
 static int collect(struct conn *c, int64_t sid, int level, int64_t a, int64_t b,
-                   struct idvec *ids)
+                   struct idvec *ids, struct idvec *tv, struct idvec *totv)
 {
-    struct idvec ts = {0}, rows = {0};
+    struct idvec ts = {0}, rows = {0}, tots = {0};
     int64_t span = level_span[level], ia, ib, cur;
     int rc, r = 0;
 
@@ -954,7 +955,7 @@ static int collect(struct conn *c, int64_t sid, int level, int64_t a, int64_t b,
     ia = ceil_to(a, span);
     ib = floor_to(b, span);
     if (ia >= ib)
-        return collect(c, sid, level - 1, a, b, ids);
+        return collect(c, sid, level - 1, a, b, ids, tv, totv);
 
     /* Read this level's rows first: the recursion reuses the statement. */
     sqlite3_bind_int64(c->range, 1, sid);
@@ -964,10 +965,16 @@ static int collect(struct conn *c, int64_t sid, int level, int64_t a, int64_t b,
     while ((rc = sqlite3_step(c->range)) == SQLITE_ROW) {
         if (!level) {
             r = idvec_push(ids, sqlite3_column_int64(c->range, 1));
+            if (!r && tv)
+                r = idvec_push(tv, sqlite3_column_int64(c->range, 0));
+            if (!r && tv)
+                r = idvec_push(totv, sqlite3_column_int64(c->range, 2));
         } else {
             r = idvec_push(&ts, sqlite3_column_int64(c->range, 0));
             if (!r)
                 r = idvec_push(&rows, sqlite3_column_int64(c->range, 1));
+            if (!r && tv)
+                r = idvec_push(&tots, sqlite3_column_int64(c->range, 2));
         }
         if (r)
             break;
@@ -978,22 +985,27 @@ static int collect(struct conn *c, int64_t sid, int level, int64_t a, int64_t b,
     if (r || !level)
         goto out;
 
-    r = collect(c, sid, level - 1, a, ia, ids);
+    r = collect(c, sid, level - 1, a, ia, ids, tv, totv);
     cur = ia;
     for (size_t i = 0; !r && i < rows.n; i++) {
         if (ts.v[i] > cur)
-            r = collect(c, sid, level - 1, cur, ts.v[i], ids);
+            r = collect(c, sid, level - 1, cur, ts.v[i], ids, tv, totv);
         if (!r)
             r = idvec_push(ids, rows.v[i]);
+        if (!r && tv)
+            r = idvec_push(tv, ts.v[i]);
+        if (!r && tv)
+            r = idvec_push(totv, tots.v[i]);
         cur = ts.v[i] + span;
     }
     if (!r)
-        r = collect(c, sid, level - 1, cur, ib, ids);
+        r = collect(c, sid, level - 1, cur, ib, ids, tv, totv);
     if (!r)
-        r = collect(c, sid, level - 1, ib, b, ids);
+        r = collect(c, sid, level - 1, ib, b, ids, tv, totv);
 out:
     free(ts.v);
     free(rows.v);
+    free(tots.v);
     return r;
 }
 
@@ -1167,7 +1179,7 @@ static int compact_window(struct store *s, struct conn *c, int level, int64_t t,
         goto out;
     r = dirty_gen(c, st, level, t, sid, &gen);
     if (!r && gen >= 0)
-        r = collect(c, sid, level - 1, t, t + level_span[level], &ids);
+        r = collect(c, sid, level - 1, t, t + level_span[level], &ids, NULL, NULL);
     for (size_t i = 0; !r && i < ids.n; i++) {
         int rc;
 
@@ -1457,9 +1469,10 @@ int store_query(struct store *s, const struct selector *sel, int64_t from_s, int
                 struct pp_agg *out, struct store_timeline *tl)
 {
     struct conn *c = NULL;
-    struct idvec sids = {0}, ids = {0};
+    struct idvec sids = {0}, ids = {0}, tids = {0}, tts = {0}, ttot = {0};
     int64_t a, b;
     bool in_tx = false;
+    int tl_level = 0;
     int rc, r;
 
     if (tl)
@@ -1499,27 +1512,28 @@ int store_query(struct store *s, const struct selector *sel, int64_t from_s, int
     if (r)
         goto out;
 
+    /*
+     * The timeline comes from the coarsest rows that each fall inside one step (level spans
+     * divide the step and all are aligned), not from every 10 s row: same profiles, same sums.
+     */
+    if (tl)
+        while (tl_level + 1 < STORE_N_LEVELS && tl->step_s % level_span[tl_level + 1] == 0)
+            tl_level++;
     for (size_t i = 0; i < sids.n; i++) {
-        r = collect(c, sids.v[i], STORE_N_LEVELS - 1, a, b, &ids);
+        r = collect(c, sids.v[i], STORE_N_LEVELS - 1, a, b, &ids, NULL, NULL);
         if (r)
             goto out;
         if (!tl)
             continue;
-        sqlite3_bind_int64(c->range, 1, sids.v[i]);
-        sqlite3_bind_int(c->range, 2, 0);
-        sqlite3_bind_int64(c->range, 3, a);
-        sqlite3_bind_int64(c->range, 4, b);
-        while ((rc = sqlite3_step(c->range)) == SQLITE_ROW) {
-            int64_t t = sqlite3_column_int64(c->range, 0);
-            size_t idx = (size_t)((t - tl->start_s) / tl->step_s);
+        tids.n = tts.n = ttot.n = 0;
+        r = collect(c, sids.v[i], tl_level, a, b, &tids, &tts, &ttot);
+        if (r)
+            goto out;
+        for (size_t j = 0; j < tts.n; j++) {
+            size_t idx = (size_t)((tts.v[j] - tl->start_s) / tl->step_s);
 
             if (idx < tl->n_steps)
-                tl->samples[idx] += (uint64_t)sqlite3_column_int64(c->range, 2);
-        }
-        sqlite3_reset(c->range);
-        if (rc != SQLITE_DONE) {
-            r = sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
-            goto out;
+                tl->samples[idx] += (uint64_t)ttot.v[j];
         }
     }
     r = merge_ids(s, c, &ids, out);
@@ -1530,6 +1544,9 @@ out:
         reader_put(s, c);
     free(sids.v);
     free(ids.v);
+    free(tids.v);
+    free(tts.v);
+    free(ttot.v);
     if (r && tl) {
         free(tl->samples);
         memset(tl, 0, sizeof(*tl));
