@@ -84,9 +84,15 @@ int ingest_parse_time(const char *s, int64_t now_s, int64_t *out_s)
                      {"y", 31536000}};
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
             if (strcmp(end, units[i].u) == 0) {
+                int64_t off, t;
+
                 if (v > INT64_MAX / units[i].s / 2)
                     return INGEST_E_PARAM;
-                *out_s = now_s + sign * v * units[i].s;
+                off = sign * v * units[i].s;
+                /* A hostile or odd "now" must not overflow (found by tests/fuzz/fuzz-ingest). */
+                if (__builtin_add_overflow(now_s, off, &t))
+                    return INGEST_E_PARAM;
+                *out_s = t;
                 return 0;
             }
         }

@@ -350,6 +350,55 @@ static int check_parens(const char *re, size_t at, char *err, size_t errlen)
     return 0;
 }
 
+#define RE_MAX_LEN 256 /* bytes of a selector regex */
+#define RE_MAX_REPEAT 16 /* repetition operators (* + ? {) in one regex */
+
+/*
+ * glibc's regcomp() builds its automaton eagerly: stacked or numerous repetitions ("(a|b)*c+++")
+ * make it allocate gigabytes (found by tests/fuzz/fuzz-labels). A query is untrusted input, so
+ * refuse regexes that are long, have many repetitions, stacked ones, or large {n,m} bounds.
+ */
+static int check_complexity(const char *re, size_t at, char *err, size_t errlen)
+{
+    size_t n = strlen(re), reps = 0;
+
+    if (n > RE_MAX_LEN)
+        return fail(err, errlen, at, "regex too long (at most 256 bytes)");
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+
+        if (c == '\\' && re[i + 1]) {
+            i++;
+            continue;
+        }
+        if (c == '[') { /* a bracket expression: its '*' '+' '?' are plain characters */
+            size_t j = i + 1;
+
+            if (re[j] == '^')
+                j++;
+            if (re[j] == ']')
+                j++;
+            while (re[j] && re[j] != ']')
+                j++;
+            i = re[j] ? j : n;
+            continue;
+        }
+        if (c != '*' && c != '+' && c != '?' && c != '{')
+            continue;
+        if (++reps > RE_MAX_REPEAT)
+            return fail(err, errlen, at, "regex too complex (at most 16 repetition operators)");
+        if (i > 0 && (re[i - 1] == '*' || re[i - 1] == '+' || re[i - 1] == '?' || re[i - 1] == '}'))
+            return fail(err, errlen, at, "regex too complex (stacked repetition operators)");
+        if (c == '{') {
+            for (size_t j = i + 1; re[j] && re[j] != '}'; j++) {
+                if (re[j] >= '0' && re[j] <= '9' && strtoul(re + j, NULL, 10) > 100)
+                    return fail(err, errlen, at, "regex too complex ({n,m} above 100)");
+            }
+        }
+    }
+    return 0;
+}
+
 static int compile_re(struct matcher *m, size_t at, char *err, size_t errlen)
 {
     size_t n = strlen(m->value);
@@ -357,6 +406,8 @@ static int compile_re(struct matcher *m, size_t at, char *err, size_t errlen)
     int rc;
 
     rc = check_parens(m->value, at, err, errlen);
+    if (!rc)
+        rc = check_complexity(m->value, at, err, errlen);
     if (rc)
         return rc;
     anchored = malloc(n + 5);

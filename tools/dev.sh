@@ -15,6 +15,8 @@ apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-de
               libmicrohttpd-dev libsqlite3-dev libsystemd-dev systemd curl)
 # Third-party readers the test suite checks our outputs with.
 test_packages=(chromium golang-go golang-github-google-pprof-dev libxml2-utils)
+# Fuzzing (tools/fuzz.sh: libFuzzer needs clang and its runtime).
+test_packages+=(clang libclang-rt-14-dev)
 
 install_missing() {
     local missing=() want=("${apt_packages[@]}")
@@ -146,6 +148,7 @@ PY
     fi
     run_suite functional python3 "$here/tests/functional/run.py" --pyprof "$build/collector/pyprof"
     run_suite formats python3 "$here/tests/formats/run.py" --pyprof "$build/collector/pyprof"
+    run_suite views python3 "$here/tests/functional/test_views.py" --pyprof "$build/collector/pyprof"
     run_suite agent python3 "$here/tests/agent/run.py" --pyprof "$build/collector/pyprof" \
         --server "$build/server/pyprof-server"
     if [ -x "$build/server/pyprof-server" ]; then
@@ -160,6 +163,10 @@ PY
         echo "SKIP server: pyprof-server was not built (libmicrohttpd-dev / libsqlite3-dev missing)"
         skipped=$((skipped + 1))
     fi
+    # Hostile input: every fuzz target 10 s (SKIP without clang/libclang-rt-14-dev), then the unit
+    # tests again in a gcc -Db_sanitize=address,undefined build (separate build dirs in /tmp).
+    run_checker fuzz "$here/tools/fuzz.sh" --seconds 10 --report
+    run_checker asan "$here/tools/fuzz.sh" --asan-units
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }

@@ -232,9 +232,31 @@ static void test_selectors(void)
     T_ASSERT(selector_free(NULL) == NULL);
 }
 
+/* Regexes that would make glibc's regcomp allocate gigabytes are refused (fuzz-labels found it). */
+static void test_regex_limits(void)
+{
+    static const char bomb[] = "app{a=~\"(a|b)*c[[:alpha:]]+++++++++++++++++++++++++\"}";
+    char long_re[400];
+    struct selector *s;
+
+    sel_bad(bomb, "regex too complex");
+    sel_bad("app{a=~\"x{1000}\"}", "above 100");
+    sel_bad("app{a=~\"a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*\"}", "at most 16");
+    memset(long_re, 'a', sizeof(long_re));
+    memcpy(long_re, "app{a=~\"", 8);
+    memcpy(long_re + sizeof(long_re) - 3, "\"}", 3);
+    sel_bad(long_re, "too long");
+    /* Plain characters inside brackets and escapes are not repetitions. */
+    s = sel_ok("app{a=~\"[+*?]+x\\\\*y{2,3}\"}");
+    T_ASSERT(selector_match(s, "app", "a=+*x*yy"));
+    T_ASSERT(!selector_match(s, "app", "a=+*xyy"));
+    selector_free(s);
+}
+
 int main(void)
 {
     test_names();
     test_selectors();
+    test_regex_limits();
     T_DONE();
 }

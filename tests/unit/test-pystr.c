@@ -23,7 +23,8 @@ static uint64_t make_str(const struct py_offsets *o, unsigned kind, int ascii, i
     memset(obj, 0xAB, sizeof(obj));
     memcpy(obj + o->unicode_length, &n, sizeof(n));
     memcpy(obj + o->unicode_state, &state, sizeof(state));
-    memcpy(obj + at, data, (size_t)n * kind);
+    if (n > 0) /* a negative length is written as is, but there is no data to copy */
+        memcpy(obj + at, data, (size_t)n * kind);
     return (uint64_t)(uintptr_t)obj;
 }
 
