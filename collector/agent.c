@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "attach.h"
 #include "cli.h"
 #include "config.h"
 #include "pyprof/agg.h"
@@ -664,37 +665,6 @@ static bool under_journald(FILE *err)
 
 /* ===== Time ===== */
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static int64_t real_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static int64_t cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static void sleep_until(int64_t t)
-{
-    struct timespec ts = { .tv_sec = t / NSEC, .tv_nsec = t % NSEC };
-
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); /* EINTR: signal, fine */
-}
-
 /* xorshift32, for retry jitter. */
 static double jitter(struct agent *a)
 {
@@ -1160,12 +1130,12 @@ static void inflight_free(struct inflight *f)
 
 static void to_spool(struct agent *a, const char *meta, const void *body, size_t len)
 {
-    int r = a->spool ? spool_put(a->spool, meta, body, len, (uint64_t)real_ns()) : -ENOENT;
+    int r = a->spool ? spool_put(a->spool, meta, body, len, (uint64_t)attach_real_ns()) : -ENOENT;
 
     if (r == 0) {
         a->c.spooled++;
         if (!a->retry_at)
-            a->retry_at = mono_ns() + (int64_t)((double)a->backoff * jitter(a));
+            a->retry_at = attach_mono_ns() + (int64_t)((double)a->backoff * jitter(a));
         return;
     }
     a->c.lost++;
@@ -1250,7 +1220,7 @@ static void handle_result(struct agent *a, const struct upload_result *res)
             int64_t max = (int64_t)(a->cfg.retry_max * NSEC);
 
             a->backoff = a->backoff * 2 > max ? max : a->backoff * 2;
-            a->retry_at = mono_ns() + (int64_t)((double)a->backoff * jitter(a));
+            a->retry_at = attach_mono_ns() + (int64_t)((double)a->backoff * jitter(a));
         }
         break;
     case UPLOAD_REJECTED: {
@@ -1282,7 +1252,7 @@ static void service_uploads(struct agent *a, int wait_ms)
         upload_poll(a->up, wait_ms);
     while (upload_next_result(a->up, &res) == 1)
         handle_result(a, &res);
-    if (a->spool && !a->spool_busy && a->retry_at && mono_ns() >= a->retry_at &&
+    if (a->spool && !a->spool_busy && a->retry_at && attach_mono_ns() >= a->retry_at &&
         a->n_inf < MAX_INFLIGHT) {
         struct spool_item it;
         int r;
@@ -1420,7 +1390,7 @@ static void end_window(struct agent *a, uint64_t until)
 
 static void check_cpu(struct agent *a, int64_t now)
 {
-    int64_t cpu = cpu_ns(), wall = now - a->last_cpu_wall;
+    int64_t cpu = attach_cpu_ns(), wall = now - a->last_cpu_wall;
     double pct;
 
     if (wall < 2 * NSEC)
@@ -1671,7 +1641,7 @@ static void reload(struct agent *a)
     /* Targets no longer selected are let go at once; their window so far is not sent. */
     for (size_t i = 0; i < a->n_t; i++)
         a->t[i]->wanted = false;
-    scan_targets(a, mono_ns());
+    scan_targets(a, attach_mono_ns());
     for (size_t i = 0; i < a->n_t;) {
         if (!a->t[i]->wanted) {
             alog(a, PP_LOG_INFO, "PID %d is no longer selected", (int)a->t[i]->pid);
@@ -1697,7 +1667,7 @@ static void new_window_bounds(struct agent *a, int64_t real)
     a->win_end = a->win_start + w;
     a->window_rate = a->rate;
     a->ticks_at_window = a->c.ticks ? a->c.ticks : 1;
-    a->window_mono = mono_ns();
+    a->window_mono = attach_mono_ns();
 }
 
 static void sample_all(struct agent *a, int64_t now)
@@ -1712,7 +1682,7 @@ static void sample_all(struct agent *a, int64_t now)
         if (t->state != T_ACTIVE)
             continue;
         before = walker_stats(t->w)->stacks;
-        r = walker_sample(t->w, (uint64_t)real_ns());
+        r = walker_sample(t->w, (uint64_t)attach_real_ns());
         a->c.samples += walker_stats(t->w)->stacks - before;
         if (r == WALK_E_GONE || r < 0) {
             t->w = walker_free(t->w);
@@ -1732,7 +1702,7 @@ static void sample_all(struct agent *a, int64_t now)
 
 static void flush_and_wait(struct agent *a)
 {
-    int64_t real = real_ns(), deadline;
+    int64_t real = attach_real_ns(), deadline;
     uint64_t until = (uint64_t)((real + NSEC - 1) / NSEC);
 
     if (until <= a->win_start)
@@ -1740,13 +1710,13 @@ static void flush_and_wait(struct agent *a)
     if (until > a->win_end)
         until = a->win_end;
     end_window(a, until);
-    deadline = mono_ns() + (int64_t)((a->cfg.timeout + 1) * NSEC);
+    deadline = attach_mono_ns() + (int64_t)((a->cfg.timeout + 1) * NSEC);
     while (a->n_inf) {
         bool spool_only = true;
 
         for (size_t i = 0; i < a->n_inf; i++)
             spool_only &= a->inf[i].spool_name[0] != '\0';
-        if (spool_only || mono_ns() >= deadline)
+        if (spool_only || attach_mono_ns() >= deadline)
             break;
         upload_poll(a->up, 100);
         struct upload_result res;
@@ -1765,7 +1735,7 @@ static void flush_and_wait(struct agent *a)
 
 static int run(struct agent *a)
 {
-    int64_t now = mono_ns(), next = now, next_scan = now, period;
+    int64_t now = attach_mono_ns(), next = now, next_scan = now, period;
     struct spool_opts so = {
         .max_bytes = a->cfg.spool_max_bytes,
         .max_age_ns = (uint64_t)(a->cfg.spool_max_age * NSEC),
@@ -1797,7 +1767,7 @@ static int run(struct agent *a)
     if (spool_stats(a->spool)->n_files)
         a->retry_at = 1;
     a->backoff = RETRY_MIN;
-    a->rng = (uint32_t)getpid() * 2654435761u ^ (uint32_t)real_ns();
+    a->rng = (uint32_t)getpid() * 2654435761u ^ (uint32_t)attach_real_ns();
     if (!a->rng)
         a->rng = 1;
 #if HAVE_LIBSYSTEMD
@@ -1805,10 +1775,10 @@ static int run(struct agent *a)
         a->watchdog_usec = 0;
 #endif
     prctl(PR_SET_TIMERSLACK, 50000UL, 0, 0, 0);
-    a->last_cpu = cpu_ns();
+    a->last_cpu = attach_cpu_ns();
     a->last_cpu_wall = now;
     a->rate = a->cfg.rate;
-    new_window_bounds(a, real_ns());
+    new_window_bounds(a, attach_real_ns());
     scan_targets(a, now);
     alog(a, PP_LOG_INFO,
          "started: %s -> %s, %.0f Hz, %u s windows, state in %s, %zu target(s) so far",
@@ -1816,9 +1786,9 @@ static int run(struct agent *a)
     notify(a, true);
     write_status(a);
     while (!got_stop) {
-        int64_t real = real_ns();
+        int64_t real = attach_real_ns();
 
-        now = mono_ns();
+        now = attach_mono_ns();
         if (real >= (int64_t)a->win_end * NSEC) {
             check_cpu(a, now);
             end_window(a, a->win_end);
@@ -1844,12 +1814,12 @@ static int run(struct agent *a)
         sample_all(a, now);
         period = (int64_t)((double)NSEC / a->rate);
         next += period;
-        now = mono_ns();
+        now = attach_mono_ns();
         if (now > next)
             next += ((now - next) / period + 1) * period; /* missed deadlines: rejoin */
         /* Wait for the network until shortly before the next sample, then sleep exactly. */
         service_uploads(a, (int)((next - now) / 1000000) - 1);
-        sleep_until(next);
+        attach_sleep_until(next);
     }
     alog(a, PP_LOG_INFO, "stopping: sending the partial window");
 #if HAVE_LIBSYSTEMD

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "dump.h"
 #include "pyprof/agg.h"
 #include "pyprof/strtab.h"
@@ -18,14 +19,6 @@
 #define DUMP_PAUSE_NS 2000000L    /* between samples */
 #define ATTACH_WAIT_NS 1000000000LL
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void pause_ns(long ns)
 {
     struct timespec ts = { .tv_sec = 0, .tv_nsec = ns };
@@ -33,53 +26,9 @@ static void pause_ns(long ns)
     nanosleep(&ts, NULL);
 }
 
-static void print_perm_help(FILE *err, pid_t pid)
-{
-    fprintf(err,
-            "pyprof: error: permission denied reading the memory of PID %d.\n"
-            "  Run pyprof as root (sudo pyprof ...) or as the target's user, or give it\n"
-            "  CAP_SYS_PTRACE:\n"
-            "    Docker:      docker run --cap-add SYS_PTRACE ...\n"
-            "    Kubernetes:  securityContext: {capabilities: {add: [SYS_PTRACE]}}\n"
-            "    a binary:    sudo setcap cap_sys_ptrace+ep $(command -v pyprof)\n",
-            (int)pid);
-    if (access("/proc/sys/kernel/yama/ptrace_scope", F_OK) == 0)
-        fprintf(err, "  Yama is active: see /proc/sys/kernel/yama/ptrace_scope (0 = classic).\n");
-}
-
-/* Map a failed discovery to a message and an exit code (as record.c does). */
-static int discovery_failed(const struct dump_target *t, int r, FILE *err)
-{
-    switch (r) {
-    case DISCOVER_E_GONE:
-        fprintf(err, "pyprof: error: %s\n", t->rt.why[0] ? t->rt.why : "no such process");
-        return PYPROF_EXIT_NOPROC;
-    case DISCOVER_E_PERM:
-        print_perm_help(err, t->pid);
-        return PYPROF_EXIT_PERM;
-    case DISCOVER_E_UNSUPPORTED:
-        fprintf(err, "pyprof: error: %s\n", t->rt.why);
-        return PYPROF_EXIT_UNSUPPORTED;
-    case DISCOVER_E_NOTPY:
-        fprintf(err, "pyprof: error: not a Python process: %s\n", t->rt.why);
-        fprintf(err, "  If it starts Python as a child, point --pid at that child instead.\n");
-        return PYPROF_EXIT_NOTPY;
-    case DISCOVER_E_NOTREADY:
-        fprintf(err,
-                "pyprof: error: found Python %u.%u in %s, but its interpreter did not come up "
-                "within 1 s\n",
-                t->rt.major, t->rt.minor, t->rt.binary);
-        return PYPROF_EXIT_NOTPY;
-    default:
-        fprintf(err, "pyprof: error: looking for Python in PID %d: %s\n", (int)t->pid,
-                strerror(r < 0 ? -r : EIO));
-        return PYPROF_EXIT_FATAL;
-    }
-}
-
 int dump_attach(struct dump_target *t, pid_t pid, FILE *err)
 {
-    int64_t deadline = mono_ns() + ATTACH_WAIT_NS;
+    int64_t deadline = attach_mono_ns() + ATTACH_WAIT_NS;
     int r;
 
     memset(t, 0, sizeof(*t));
@@ -91,8 +40,8 @@ int dump_attach(struct dump_target *t, pid_t pid, FILE *err)
             r = discover_interp_head(&t->rt, &t->mem, &t->head);
         if (!r)
             return 0;
-        if (r != DISCOVER_E_NOTREADY || mono_ns() >= deadline)
-            return discovery_failed(t, r, err);
+        if (r != DISCOVER_E_NOTREADY || attach_mono_ns() >= deadline)
+            return attach_report(&t->rt, t->pid, r, (double)ATTACH_WAIT_NS / NSEC_PER_SEC, err);
         pause_ns(10 * 1000 * 1000);
     }
 }
@@ -239,7 +188,7 @@ int dump_run(const struct pyprof_config *cfg, FILE *out, FILE *err)
     for (int i = 0; i < DUMP_SAMPLES; i++) {
         if (i)
             pause_ns(DUMP_PAUSE_NS);
-        r = walker_sample(w, (uint64_t)mono_ns());
+        r = walker_sample(w, (uint64_t)attach_mono_ns());
         if (r == WALK_E_GONE) {
             fprintf(err, "pyprof: error: process %d exited\n", (int)t.pid);
             code = PYPROF_EXIT_NOPROC;

@@ -16,6 +16,7 @@
 #include "pyprof/output.h"
 #include "py/discover.h"
 #include "py/walk.h"
+#include "attach.h"
 #include "record.h"
 #include "sys/mem.h"
 #include "target.h"
@@ -50,64 +51,18 @@ struct recording {
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
+    return attach_mono_ns();
 }
 
 static void sleep_until(int64_t t)
 {
-    struct timespec ts = { .tv_sec = t / NSEC, .tv_nsec = t % NSEC };
-
-    /* EINTR returns early on purpose: the caller checks for signals. */
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
-static void print_perm_help(FILE *err, pid_t pid)
-{
-    fprintf(err,
-            "pyprof: error: permission denied reading the memory of PID %d.\n"
-            "  Run pyprof as root (sudo pyprof record ...) or as the target's user, or give it\n"
-            "  CAP_SYS_PTRACE:\n"
-            "    Docker:      docker run --cap-add SYS_PTRACE ...\n"
-            "    Kubernetes:  securityContext: {capabilities: {add: [SYS_PTRACE]}}\n"
-            "    a binary:    sudo setcap cap_sys_ptrace+ep $(command -v pyprof)\n",
-            (int)pid);
-    if (access("/proc/sys/kernel/yama/ptrace_scope", F_OK) == 0)
-        fprintf(err, "  Yama is active: see /proc/sys/kernel/yama/ptrace_scope (0 = classic).\n");
+    attach_sleep_until(t); /* EINTR returns early on purpose: the caller checks for signals */
 }
 
 /* Map a failed discovery to a message and an exit code. */
 static int discovery_failed(struct recording *rc, int r)
 {
-    FILE *err = rc->err;
-
-    switch (r) {
-    case DISCOVER_E_GONE:
-        fprintf(err, "pyprof: error: %s\n", rc->rt.why[0] ? rc->rt.why : "no such process");
-        return PYPROF_EXIT_NOPROC;
-    case DISCOVER_E_PERM:
-        print_perm_help(err, rc->pid);
-        return PYPROF_EXIT_PERM;
-    case DISCOVER_E_UNSUPPORTED:
-        fprintf(err, "pyprof: error: %s\n", rc->rt.why);
-        return PYPROF_EXIT_UNSUPPORTED;
-    case DISCOVER_E_NOTPY:
-        fprintf(err, "pyprof: error: not a Python process: %s\n", rc->rt.why);
-        fprintf(err, "  If it starts Python as a child, point --pid at that child instead.\n");
-        return PYPROF_EXIT_NOTPY;
-    case DISCOVER_E_NOTREADY:
-        fprintf(err,
-                "pyprof: error: found Python %u.%u in %s, but its interpreter did not come up "
-                "within %.0f s\n",
-                rc->rt.major, rc->rt.minor, rc->rt.binary, rc->cfg->startup_timeout);
-        return PYPROF_EXIT_NOTPY;
-    default:
-        fprintf(err, "pyprof: error: looking for Python in PID %d: %s\n", (int)rc->pid,
-                strerror(r < 0 ? -r : EIO));
-        return PYPROF_EXIT_FATAL;
-    }
+    return attach_report(&rc->rt, rc->pid, r, rc->cfg->startup_timeout, rc->err);
 }
 
 /* Pass a signal on to a launched child unless the terminal already sent it to the child. */
@@ -202,12 +157,7 @@ static int sample_loop(struct recording *rc)
     /* A tighter timer slack keeps high rates on schedule; harmless if refused. */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     rc->started = now_ns();
-    {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        rc->start_unix_ns = (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
-    }
+    rc->start_unix_ns = (uint64_t)attach_real_ns();
     next = rc->started;
     next_progress = rc->started + PROGRESS_EVERY;
     next_child_poll = rc->started + CHILD_POLL_EVERY;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "dump.h"
 #include "pyprof/agg.h"
 #include "pyprof/strtab.h"
@@ -63,13 +64,6 @@ struct top {
     struct termios saved;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
 
 /* Grow @*p (of @*n u64s) to at least @want, zeroing the new part. 0 or -ENOMEM. */
 static int grow(uint64_t **p, size_t n, size_t want)
@@ -227,7 +221,7 @@ static int render(struct top *tp, FILE *f, int rows, int cols, bool clear, const
 {
     const struct pp_strtab *st = pp_agg_strtab_const(tp->agg);
     const char *eol = clear ? "\033[K\n" : "\n";
-    double secs = (double)(mono_ns() - tp->started) / NSEC, rate = tp->cfg->rate;
+    double secs = (double)(attach_mono_ns() - tp->started) / NSEC, rate = tp->cfg->rate;
     uint64_t rounds = tp->cumulative ? tp->rounds_c : tp->rounds_i;
     char line[1024];
     long n = collect(tp);
@@ -330,7 +324,7 @@ static void terminal_leave(struct top *tp)
 static int wait_key(const struct top *tp, int64_t until)
 {
     struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-    int64_t left = until - mono_ns();
+    int64_t left = until - attach_mono_ns();
     struct timespec ts;
     unsigned char c;
 
@@ -357,7 +351,7 @@ static int run_live(struct top *tp, FILE *err)
     bool quit = false;
 
     terminal_enter(tp);
-    next = refresh = mono_ns();
+    next = refresh = attach_mono_ns();
     refresh += REFRESH_NS;
     while (!quit) {
         bool from_tty, redraw = false;
@@ -365,7 +359,7 @@ static int run_live(struct top *tp, FILE *err)
 
         if (target_signal_take(&from_tty))
             break;
-        now = mono_ns();
+        now = attach_mono_ns();
         if (now >= next) {
             r = walker_sample(tp->w, (uint64_t)now);
             if (r == WALK_E_GONE) {
@@ -375,10 +369,10 @@ static int run_live(struct top *tp, FILE *err)
             if (r < 0)
                 break;
             next += period;
-            if (mono_ns() > next)
-                next = mono_ns() + period; /* missed deadlines: rejoin the schedule */
+            if (attach_mono_ns() > next)
+                next = attach_mono_ns() + period; /* missed deadlines: rejoin the schedule */
         }
-        if (mono_ns() >= refresh) {
+        if (attach_mono_ns() >= refresh) {
             r = update(tp);
             if (r)
                 break;
@@ -404,7 +398,7 @@ static int run_live(struct top *tp, FILE *err)
     }
     if (tp->exited) {
         char note[96];
-        int64_t until = mono_ns() + EXIT_WAIT_NS;
+        int64_t until = attach_mono_ns() + EXIT_WAIT_NS;
         bool from_tty;
 
         r = update(tp);
@@ -412,8 +406,8 @@ static int run_live(struct top *tp, FILE *err)
         screen_size(tp->out, &rows, &cols);
         if (!r)
             r = render(tp, tp->out, rows, cols, true, note);
-        while (mono_ns() < until && !target_signal_take(&from_tty)) {
-            int64_t step = mono_ns() + NSEC / 20;
+        while (attach_mono_ns() < until && !target_signal_take(&from_tty)) {
+            int64_t step = attach_mono_ns() + NSEC / 20;
 
             if (wait_key(tp, step < until ? step : until))
                 break;
@@ -433,7 +427,7 @@ static int run_live(struct top *tp, FILE *err)
 static int run_snapshot(struct top *tp, FILE *err)
 {
     double secs = tp->cfg->duration > 0 ? tp->cfg->duration : 1.0;
-    int64_t period = (int64_t)((double)NSEC / tp->cfg->rate), next = mono_ns();
+    int64_t period = (int64_t)((double)NSEC / tp->cfg->rate), next = attach_mono_ns();
     int64_t end = next + (int64_t)(secs * NSEC);
     int r = 0;
 
@@ -444,7 +438,7 @@ static int run_snapshot(struct top *tp, FILE *err)
 
         if (target_signal_take(&from_tty))
             break;
-        r = walker_sample(tp->w, (uint64_t)mono_ns());
+        r = walker_sample(tp->w, (uint64_t)attach_mono_ns());
         if (r == WALK_E_GONE) {
             tp->exited = true;
             r = 0;
@@ -453,8 +447,8 @@ static int run_snapshot(struct top *tp, FILE *err)
         if (r < 0)
             break;
         next += period;
-        if (mono_ns() > next)
-            next = mono_ns() + period;
+        if (attach_mono_ns() > next)
+            next = attach_mono_ns() + period;
         if (next >= end)
             break;
         ts.tv_sec = next / NSEC;
@@ -497,7 +491,7 @@ int top_run(const struct pyprof_config *cfg, FILE *out, FILE *err)
         goto out;
     }
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-    tp.started = mono_ns();
+    tp.started = attach_mono_ns();
     code = isatty(fileno(out)) ? run_live(&tp, err) : run_snapshot(&tp, err);
 out:
     free(tp.prev);
