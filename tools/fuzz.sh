@@ -68,7 +68,7 @@ do_asan_units() {
         echo "$out" | grep -E 'error|FAILED' | head -n 20
         echo "FAIL asan-units: build failed"; return 1; }
     rm -f "$abuild/meson-logs/testlog.json"
-    meson test -C "$abuild" --suite unit --no-rebuild --print-errorlogs \
+    meson test -C "$abuild" --suite unit --no-rebuild --print-errorlogs --timeout-multiplier 4 \
         >"$abuild/asan-units.log" 2>&1 || rc=$?
     if [ ! -f "$abuild/meson-logs/testlog.json" ]; then
         tail -n 20 "$abuild/asan-units.log"

@@ -58,6 +58,7 @@ struct code_entry {
     size_t table_len;
 };
 
+#define TPRED_MAX 128 /* thread states read speculatively per sample (first interpreter) */
 #define PREDICT_SLOTS 1024
 #define PREDICT_DEPTH 256
 #define PREDICT_PROBE 16
@@ -97,10 +98,10 @@ struct walker {
 
     struct pp_u64map *frame_cache;  /* (code, addr) -> fid */
     struct pp_u64map *code_cache;   /* code address -> index in codes */
-    struct pp_u64map *name_cache;   /* str address -> string id */
-    struct pp_u64map *file_cache;   /* str address -> string id of the displayed file name */
+    struct pp_u64map *file_cache;   /* hash of a path -> string id of its displayed form, origin */
     struct pp_u64map *thread_cache; /* tid -> thread index in the aggregate */
     struct pp_u64map *stat_fds;     /* tid -> fd of /proc/PID/task/TID/stat, + 1 (idle checks) */
+    struct pp_u64map *tid_by_pthread; /* <= 3.10: pthread_t -> kernel tid, for the idle check */
     uint32_t snap_off, snap_len;    /* the code object bytes compared (0 length: no check) */
     uint64_t check_code[WALK_MAX_DEPTH];
     uint8_t check_buf[WALK_MAX_DEPTH][CODE_SNAP_MAX];
@@ -127,6 +128,14 @@ struct walker {
     size_t pf_n, pf_cursor;
     uint64_t walked_addr[PREDICT_DEPTH];
     uint64_t walked_root;            /* address of the outermost frame of the last walk */
+
+    /* The thread list of the previous sample, read ahead in one batch (read_thread_batch). */
+    uint64_t tpred[TPRED_MAX], tpred_cframe[TPRED_MAX], tpred_top[TPRED_MAX];
+    uint64_t tpred_next[TPRED_MAX], tpred_next_cframe[TPRED_MAX];
+    uint8_t tpred_buf[TPRED_MAX][FRAME_BUF];
+    size_t tpred_n, tpred_ok;
+    bool cf_hint_ok;
+    uint64_t cf_hint_addr, cf_hint_val;
 
     struct raw_frame raw[WALK_MAX_DEPTH];
     uint64_t top_back;              /* previous-frame pointer of the walk's top frame */
@@ -177,7 +186,6 @@ static void clear_caches(struct walker *w)
     w->n_codes = 0;
     pp_u64map_clear(w->frame_cache);
     pp_u64map_clear(w->code_cache);
-    pp_u64map_clear(w->name_cache);
     pp_u64map_clear(w->file_cache);
 }
 
@@ -230,43 +238,44 @@ static const char *short_filename(struct walker *w, const char *path)
 }
 
 /*
- * The string id of the str at @addr, cached by address. For a file name (@origin non-NULL) the
- * displayed form is interned (short or full) and *origin classifies the full path; the cache
- * keeps both (id in the low 32 bits, origin above).
+ * The string id of the str at @addr. Strings are read every time a code object is loaded (a
+ * cache miss, rare on the hot path): caching them by address would be wrong once a string dies
+ * and another takes its address. For a file name (@origin non-NULL) the displayed form (short or
+ * full) and the origin are cached by the path's content, so the package lookups of the short
+ * name run once per file; the cache keeps the id in the low 32 bits, the origin above.
  */
-static int intern_str(struct walker *w, struct pp_u64map *cache, uint64_t addr, uint32_t *out,
-                      uint32_t *origin)
+static int intern_str(struct walker *w, uint64_t addr, uint32_t *out, uint32_t *origin)
 {
-    uint64_t v;
+    uint64_t v, key = 0;
     size_t len;
     const char *s;
     uint32_t kind = PP_ORIGIN_UNKNOWN;
     int r;
 
-    if (pp_u64map_get(cache, addr, &v) == 0) {
-        *out = (uint32_t)v;
-        if (origin)
-            *origin = (uint32_t)(v >> 32);
-        return 0;
-    }
     r = pystr_read(w->mem, w->off, addr, w->str, sizeof(w->str), &len);
     if (r == PYSTR_E_GONE)
         return WALK_E_GONE;
     if (r)
         return r < 0 ? r : WALK_BAD;
+    if (!origin)
+        return pp_strtab_intern(pp_agg_strtab(w->agg), w->str, len, out);
+    key = pp_hash_bytes(w->str, len, 0x9e3779b97f4a7c15ull) & ~1ull; /* never the reserved key */
+    if (pp_u64map_get(w->file_cache, key, &v) == 0) {
+        *out = (uint32_t)v;
+        *origin = (uint32_t)(v >> 32);
+        return 0;
+    }
     s = w->str;
-    if (origin) {
-        kind = pp_origin_of_path(w->str);
-        *origin = kind;
-        if (!w->opts.full_filenames) {
-            s = short_filename(w, w->str);
-            len = strlen(s);
-        }
+    kind = pp_origin_of_path(w->str);
+    *origin = kind;
+    if (!w->opts.full_filenames) {
+        s = short_filename(w, w->str);
+        len = strlen(s);
     }
     r = pp_strtab_intern(pp_agg_strtab(w->agg), s, len, out);
     if (r)
         return r;
-    return cache_put(w, cache, addr, (uint64_t)kind << 32 | *out);
+    return cache_put(w, w->file_cache, key, (uint64_t)kind << 32 | *out);
 }
 
 /* The name of thread @tid: its comm (the kernel's thread name), read once per thread id. */
@@ -494,9 +503,9 @@ static int load_code(struct walker *w, uint64_t code, struct code_entry **out)
     if (w->rt->code_type && get_u64(buf, 8) != w->rt->code_type)
         return o->lasti == PY_LASTI_INSTR_PTR ? RESOLVE_SKIP : WALK_BAD;
     name_ptr = get_u64(buf, o->code_qualname != PY_NO_FIELD ? o->code_qualname : o->code_name);
-    r = intern_str(w, w->name_cache, name_ptr, &e.name, NULL);
+    r = intern_str(w, name_ptr, &e.name, NULL);
     if (!r)
-        r = intern_str(w, w->file_cache, get_u64(buf, o->code_filename), &e.file, &e.origin);
+        r = intern_str(w, get_u64(buf, o->code_filename), &e.file, &e.origin);
     if (r)
         return r;
     e.firstlineno = get_i32(buf, o->code_firstlineno);
@@ -913,6 +922,11 @@ static int top_frame(struct walker *w, uint64_t tstate_frame_field, uint64_t *ou
         *out = 0;
         return 0;
     }
+    if (w->cf_hint_ok && tstate_frame_field == w->cf_hint_addr) {
+        w->cf_hint_ok = false; /* read in the thread batch of this sample: use it once */
+        *out = w->cf_hint_val;
+        return 0;
+    }
     return mem_fail(mem_read_u64(w->mem, tstate_frame_field + w->off->cframe_current_frame, out));
 }
 
@@ -1064,7 +1078,8 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
     if (!w->opts.idle) {
         if (o->tstate_native_thread_id != PY_NO_FIELD) {
             tid = get_u64(ts, o->tstate_native_thread_id);
-        } else {
+        } else if (pp_u64map_get(w->tid_by_pthread, get_u64(ts, o->tstate_thread_id), &tid)) {
+            /* <= 3.10: the tid as last seen (re-read after the walk, in the torn-check batch) */
             r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
             if (is_fatal(r))
                 return r;
@@ -1112,20 +1127,19 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
         }
         kept++;
     }
-    if (tid) {
-        /* already known from the idle check */
-    } else if (o->tstate_native_thread_id != PY_NO_FIELD) {
+    if (o->tstate_native_thread_id != PY_NO_FIELD) {
         tid = get_u64(ts, o->tstate_native_thread_id);
-    } else {
-        if (w->batched_tid > 0) {
-            tid = (uint64_t)w->batched_tid;
-        } else {
-            r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
-            if (is_fatal(r))
-                return r;
-            if (r)
-                tid = get_u64(ts, o->tstate_thread_id); /* unknown: show the pthread_t */
-        }
+    } else if (w->batched_tid > 0) {
+        tid = (uint64_t)w->batched_tid; /* fresh: read after the walk */
+        if (pp_u64map_put(w->tid_by_pthread, get_u64(ts, o->tstate_thread_id), tid) ==
+            PP_U64MAP_E_FULL)
+            pp_u64map_clear(w->tid_by_pthread);
+    } else if (!tid) {
+        r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
+        if (is_fatal(r))
+            return r;
+        if (r)
+            tid = get_u64(ts, o->tstate_thread_id); /* unknown: show the pthread_t */
     }
     if (!kept)
         return 0; /* a thread with no Python frames (not started, or only in C) */
@@ -1142,6 +1156,49 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
 
 /* ===== Public API ===== */
 
+/*
+ * Read the first interpreter's thread list for this sample. Thread states live as long as their
+ * threads, so the list of the previous sample is read speculatively in the same batch as the
+ * interpreter's fields: a predicted thread state (and, on 3.11/3.12, the current frame behind
+ * its cframe) costs no syscall of its own while the list is unchanged. Entries are trusted only
+ * where the list read now agrees with the prediction.
+ */
+static int read_thread_batch(struct walker *w, uint64_t interp, uint64_t *head, uint64_t *next)
+{
+    const struct py_offsets *o = w->off;
+    struct mem_range rr[2 + 2 * TPRED_MAX];
+    bool cframes = o->cframe_current_frame != PY_NO_FIELD;
+    size_t n = 2, n_ok = 0, k = w->tpred_n;
+    int r;
+
+    /*
+     * 3.11+: a thread's top pointer must be read right before its chunk is copied (a stale top
+     * can name a frame that has returned), so only the first thread, walked at once, is read
+     * ahead. <= 3.10 re-checks every top after the walk, so every thread state can be.
+     */
+    if (o->frames == PY_FRAMES_CHUNKED && k > 1)
+        k = 1;
+    rr[0] = (struct mem_range){ .addr = interp + o->interp_threads_head, .buf = head,
+                                .len = sizeof(*head) };
+    rr[1] = (struct mem_range){ .addr = interp + o->interp_next, .buf = next,
+                                .len = sizeof(*next) };
+    for (size_t i = 0; i < k; i++) {
+        rr[n++] = (struct mem_range){ .addr = w->tpred[i], .buf = w->tpred_buf[i],
+                                      .len = o->tstate_read_size };
+        rr[n++] = (struct mem_range){ .addr = w->tpred_cframe[i] + o->cframe_current_frame,
+                                      .buf = &w->tpred_top[i],
+                                      .len = cframes && w->tpred_cframe[i] ? 8 : 0 };
+    }
+    r = mem_readv_prefix(w->mem, rr, n, &n_ok);
+    if (r)
+        return r == MEM_E_GONE ? WALK_E_GONE : WALK_BAD;
+    if (n_ok < 2)
+        return WALK_BAD;
+    /* Entry i is usable only when both of its ranges were read in full. */
+    w->tpred_ok = (n_ok - 2) / 2;
+    return 0;
+}
+
 int walker_sample(struct walker *w, uint64_t time_ns)
 {
     const struct py_offsets *o = w->off;
@@ -1157,34 +1214,69 @@ int walker_sample(struct walker *w, uint64_t time_ns)
     }
 
     for (size_t ni = 0; interp && ni < WALK_MAX_INTERPS; ni++) {
-        uint64_t tstate, next;
-        /* The interpreter's thread list and its successor, in one read. */
-        struct mem_range rr[2] = {
-            { .addr = interp + o->interp_threads_head, .buf = &tstate, .len = sizeof(tstate) },
-            { .addr = interp + o->interp_next, .buf = &next, .len = sizeof(next) },
-        };
+        uint64_t tstate = 0, next = 0;
+        size_t nt;
 
-        r = mem_readv(w->mem, rr, 2);
-        if (r == MEM_E_GONE)
-            return WALK_E_GONE;
+        /* Only the first interpreter's threads are predicted (sub-interpreters are rare). */
+        if (ni == 0) {
+            r = read_thread_batch(w, interp, &tstate, &next);
+        } else {
+            struct mem_range rr[2] = {
+                { .addr = interp + o->interp_threads_head, .buf = &tstate, .len = 8 },
+                { .addr = interp + o->interp_next, .buf = &next, .len = 8 },
+            };
+
+            r = mem_readv(w->mem, rr, 2);
+            r = r == MEM_E_GONE ? WALK_E_GONE : r ? WALK_BAD : 0;
+        }
+        if (r == WALK_E_GONE)
+            return r;
         if (r)
             break;
-        for (size_t nt = 0; tstate && nt < WALK_MAX_THREADS; nt++) {
-            r = mem_read(w->mem, tstate, ts, o->tstate_read_size);
-            if (r == MEM_E_GONE)
-                return WALK_E_GONE;
-            if (r) {
+        for (nt = 0; tstate && nt < WALK_MAX_THREADS; nt++) {
+            const uint8_t *tb = ts;
+            bool predicted = ni == 0 && nt < w->tpred_ok && w->tpred[nt] == tstate;
+
+            if (predicted) {
+                tb = w->tpred_buf[nt];
+            } else {
+                r = mem_read(w->mem, tstate, ts, o->tstate_read_size);
+                if (r == MEM_E_GONE)
+                    return WALK_E_GONE;
+                if (r) {
+                    w->stats.bad++;
+                    break;
+                }
+            }
+            if (get_u64(tb, o->tstate_interp) != interp) {
                 w->stats.bad++;
                 break;
             }
-            if (get_u64(ts, o->tstate_interp) != interp) {
-                w->stats.bad++;
-                break;
+            /* The current frame read in the batch counts only if the cframe is the same. */
+            w->cf_hint_ok = predicted && o->cframe_current_frame != PY_NO_FIELD &&
+                            w->tpred_cframe[nt] &&
+                            get_u64(tb, o->tstate_frame) == w->tpred_cframe[nt];
+            if (w->cf_hint_ok) {
+                w->cf_hint_addr = w->tpred_cframe[nt];
+                w->cf_hint_val = w->tpred_top[nt];
             }
-            r = sample_thread(w, tstate, ts, time_ns);
+            if (ni == 0 && nt < TPRED_MAX) {
+                w->tpred_next[nt] = tstate;
+                w->tpred_next_cframe[nt] = o->cframe_current_frame != PY_NO_FIELD
+                                               ? get_u64(tb, o->tstate_frame) : 0;
+            }
+            r = sample_thread(w, tstate, tb, time_ns);
+            w->cf_hint_ok = false;
             if (r)
                 return r;
-            tstate = get_u64(ts, o->tstate_next);
+            tstate = get_u64(tb, o->tstate_next);
+        }
+        if (ni == 0) {
+            /* Next sample's prediction: this sample's list (the buffers are refilled then). */
+            w->tpred_n = nt < TPRED_MAX ? nt : TPRED_MAX;
+            memcpy(w->tpred, w->tpred_next, w->tpred_n * sizeof(w->tpred[0]));
+            memcpy(w->tpred_cframe, w->tpred_next_cframe, w->tpred_n * sizeof(w->tpred[0]));
+            w->tpred_ok = 0;
         }
         interp = next;
     }
@@ -1234,13 +1326,13 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
     if (!r)
         r = pp_u64map_new(&w->code_cache, CODE_CACHE_MAX);
     if (!r)
-        r = pp_u64map_new(&w->name_cache, STR_CACHE_MAX);
-    if (!r)
         r = pp_u64map_new(&w->file_cache, STR_CACHE_MAX);
     if (!r)
         r = pp_u64map_new(&w->thread_cache, THREAD_CACHE_MAX);
     if (!r)
         r = pp_u64map_new(&w->stat_fds, THREAD_CACHE_MAX);
+    if (!r)
+        r = pp_u64map_new(&w->tid_by_pthread, THREAD_CACHE_MAX);
     if (r)
         goto out;
     w->codes = calloc(CODE_CACHE_MAX, sizeof(*w->codes));
@@ -1277,11 +1369,11 @@ struct walker *walker_free(struct walker *w)
     free(w->pf_buf);
     pp_u64map_free(w->frame_cache);
     pp_u64map_free(w->code_cache);
-    pp_u64map_free(w->name_cache);
     pp_u64map_free(w->file_cache);
     if (w->stat_fds)
         close_stat_fds(w);
     pp_u64map_free(w->stat_fds);
+    pp_u64map_free(w->tid_by_pthread);
     pp_u64map_free(w->thread_cache);
     free(w);
     return NULL;
