@@ -40,6 +40,8 @@ static const char usage_record[] =
     "  -f, --format FORMAT    flamegraph, folded, speedscope, pprof, chrometrace\n"
     "                         (default: from the -o extension, else flamegraph)\n"
     "  -t, --threads          add a root frame per thread: thread (TID \"name\")\n"
+    "  -s, --subprocesses     follow child processes too (any Python version), each\n"
+    "                         stack under a root frame: process PID \"cmdline\"\n"
     "  -i, --idle             include idle threads (wall time); by default only threads\n"
     "                         the kernel shows running are sampled (CPU time)\n"
     "      --nolineno         leave line numbers out\n"
@@ -158,6 +160,7 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
         { "output", required_argument, NULL, 'o' },
         { "format", required_argument, NULL, 'f' },
         { "threads", no_argument, NULL, 't' },
+        { "subprocesses", no_argument, NULL, 's' },
         { "idle", no_argument, NULL, 'i' },
         { "function", no_argument, NULL, 'F' },
         { "nolineno", no_argument, NULL, OPT_NOLINENO },
@@ -173,7 +176,7 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
 
     optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tiFh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tsiFh", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (!parse_number(optarg, 4194304, &v) || v != (double)(pid_t)v) {
@@ -208,6 +211,9 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
             break;
         case 't':
             cfg->threads = true;
+            break;
+        case 's':
+            cfg->subprocesses = true;
             break;
         case 'F':
             cfg->function = true;

@@ -30,6 +30,7 @@ struct pyprof_config {
     const char *output;      /* -o/--output, "-" = stdout; NULL: see record_run / convert */
     enum pp_format format;   /* -f/--format; PP_FORMAT_NONE: from -o's extension, else SVG */
     bool threads;            /* -t/--threads */
+    bool subprocesses;       /* -s/--subprocesses: follow descendant processes too */
     bool idle;               /* -i/--idle: sample idle threads too (wall time) */
     bool icicle;             /* --icicle: flame graph root on top */
     const char *title;       /* --title */

@@ -17,6 +17,7 @@
 #include "py/discover.h"
 #include "py/walk.h"
 #include "attach.h"
+#include "children.h"
 #include "record.h"
 #include "sys/mem.h"
 #include "target.h"
@@ -25,6 +26,37 @@
 #define PROGRESS_EVERY (NSEC / 4)
 #define CHILD_POLL_EVERY (NSEC / 10)
 #define COST_BUCKETS 10001 /* 0 .. 9999 µs, then ">= 10 ms" */
+#define SUB_NOTPY_TRIES 5       /* -s: scans a non-Python descendant is retried (it may exec) */
+#define SUB_NOTREADY_TRIES 100  /* -s: scans a not-yet-initialised interpreter is waited for */
+#define SUB_TIMELINE_MAX 65536  /* -s: samples a per-process aggregate holds before a fresh one */
+#define SUB_CMDLINE_MAX 60      /* -s: bytes of the command line in a process root frame */
+#define NO_ID UINT32_MAX
+
+/*
+ * -s: one followed process. Its walker adds stacks to its own aggregate (timeline on); after
+ * each sample the new timeline entries are copied into the shared aggregate with the process
+ * root frame (and the thread root frame with -t) prepended, translating string, frame and
+ * thread ids through the maps below. When the private timeline grows past SUB_TIMELINE_MAX
+ * the walker and aggregate are replaced by fresh ones, so memory stays bounded.
+ */
+struct sub {
+    pid_t pid;
+    bool python;              /* a walker runs */
+    bool gone;                /* exited or given up on */
+    unsigned tries;
+    struct mem mem;
+    struct py_runtime rt;
+    uint64_t head;
+    struct pp_agg *agg;
+    struct walker *walker;
+    size_t merged;            /* timeline entries of agg already copied */
+    uint32_t proc_fid;        /* process PID "cmdline" in the shared aggregate */
+    uint32_t *fmap;           /* local frame id -> shared frame id (NO_ID: not yet) */
+    size_t cap_fmap;
+    uint32_t *tmap, *tfid;    /* local thread -> shared thread, and its thread root frame */
+    size_t cap_tmap, cap_tfid;
+    struct walk_stats base;   /* counters of the walkers replaced or freed */
+};
 
 struct recording {
     const struct pyprof_config *cfg;
@@ -47,6 +79,13 @@ struct recording {
     uint32_t cost_us[COST_BUCKETS]; /* histogram of sample cost, 1 µs buckets, last = overflow */
     bool progress;
     bool progress_shown;
+    /* -s/--subprocesses */
+    struct walk_opts wo;
+    struct children *children;
+    struct sub **subs;        /* subs[0] is the target itself */
+    size_t n_subs, cap_subs;
+    size_t n_followed;        /* processes that were sampled */
+    uint32_t *fbuf;           /* scratch stack for merging, WALK_MAX_DEPTH + 2 */
 };
 
 static int64_t now_ns(void)
@@ -134,11 +173,398 @@ static int wait_for_interpreter(struct recording *rc, uint64_t *head)
     }
 }
 
+/* === -s/--subprocesses ==================================================== */
+
+static void add_stats(struct walk_stats *acc, const struct walk_stats *s)
+{
+    acc->samples += s->samples;
+    acc->stacks += s->stacks;
+    acc->torn += s->torn;
+    acc->bad += s->bad;
+    acc->truncated += s->truncated;
+    acc->code_misses += s->code_misses;
+    acc->stale_codes += s->stale_codes;
+    acc->idle += s->idle;
+}
+
+/* Stop sampling @s: keep its counters, free the rest. */
+static void sub_stop(struct sub *s)
+{
+    if (s->walker)
+        add_stats(&s->base, walker_stats(s->walker));
+    s->walker = walker_free(s->walker);
+    s->agg = pp_agg_free(s->agg);
+    free(s->fmap);
+    free(s->tmap);
+    free(s->tfid);
+    s->fmap = s->tmap = s->tfid = NULL;
+    s->cap_fmap = s->cap_tmap = s->cap_tfid = 0;
+    s->merged = 0;
+    s->gone = true;
+}
+
+static void sub_free(struct sub *s)
+{
+    if (s) {
+        sub_stop(s);
+        free(s);
+    }
+}
+
+/* A fresh private aggregate and walker for @s (at the start, or to bound the timeline). */
+static int sub_restart(struct recording *rc, struct sub *s)
+{
+    int r;
+
+    if (s->walker)
+        add_stats(&s->base, walker_stats(s->walker));
+    s->walker = walker_free(s->walker);
+    s->agg = pp_agg_free(s->agg);
+    s->merged = 0;
+    if (s->fmap)
+        memset(s->fmap, 0xff, s->cap_fmap * sizeof(*s->fmap));
+    if (s->tmap)
+        memset(s->tmap, 0xff, s->cap_tmap * sizeof(*s->tmap));
+    r = pp_agg_new(&s->agg);
+    if (r)
+        return r;
+    pp_agg_timeline_enable(s->agg);
+    return walker_new(&s->walker, &s->mem, &s->rt, s->head, s->pid, s->agg, &rc->wo);
+}
+
+static int intern_name(struct recording *rc, const char *name, size_t len, uint32_t *out_fid)
+{
+    struct pp_frame f = { .origin = PP_ORIGIN_UNKNOWN };
+    int r = pp_strtab_intern(pp_agg_strtab(rc->agg), name, len, &f.name);
+
+    if (!r)
+        r = pp_strtab_intern(pp_agg_strtab(rc->agg), "", 0, &f.file);
+    return r ? r : pp_agg_intern_frame(rc->agg, &f, out_fid);
+}
+
+/* The root frame of @s: process PID "cmdline", NULs as spaces, cut at SUB_CMDLINE_MAX bytes. */
+static int sub_root_frame(struct recording *rc, struct sub *s)
+{
+    char path[48], cmd[SUB_CMDLINE_MAX + 4], name[SUB_CMDLINE_MAX + 48];
+    size_t got = 0;
+    FILE *f;
+    int n;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)s->pid);
+    f = fopen(path, "re");
+    if (f) {
+        got = fread(cmd, 1, sizeof(cmd) - 1, f);
+        fclose(f);
+    }
+    for (size_t i = 0; i < got; i++)
+        if (cmd[i] == '\0')
+            cmd[i] = ' ';
+    while (got && cmd[got - 1] == ' ')
+        got--;
+    if (got > SUB_CMDLINE_MAX) {
+        got = SUB_CMDLINE_MAX - 3;
+        memcpy(cmd + got, "...", 3);
+        got += 3;
+    }
+    cmd[got] = '\0';
+    n = snprintf(name, sizeof(name), "process %d \"%s\"", (int)s->pid, cmd);
+    return intern_name(rc, name, (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1,
+                       &s->proc_fid);
+}
+
+static int grow_map(uint32_t **p, size_t *cap, size_t want)
+{
+    size_t n = *cap ? *cap : 256;
+    uint32_t *q;
+
+    if (want <= *cap)
+        return 0;
+    while (n < want)
+        n *= 2;
+    q = realloc(*p, n * sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    memset(q + *cap, 0xff, (n - *cap) * sizeof(*q));
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Re-intern string @id of @s's aggregate in the shared one. */
+static int map_str(struct recording *rc, struct sub *s, uint32_t id, uint32_t *out)
+{
+    size_t len = 0;
+    const char *str = pp_strtab_str(pp_agg_strtab_const(s->agg), id, &len);
+
+    if (!str)
+        return -EINVAL;
+    return pp_strtab_intern(pp_agg_strtab(rc->agg), str, len, out);
+}
+
+static int map_frame(struct recording *rc, struct sub *s, uint32_t fid, uint32_t *out)
+{
+    const struct pp_frame *lf;
+    struct pp_frame f;
+    int r;
+
+    r = grow_map(&s->fmap, &s->cap_fmap, (size_t)fid + 1);
+    if (r)
+        return r;
+    if (s->fmap[fid] != NO_ID) {
+        *out = s->fmap[fid];
+        return 0;
+    }
+    lf = pp_agg_frame_get(s->agg, fid);
+    if (!lf)
+        return -EINVAL;
+    f = *lf;
+    r = map_str(rc, s, lf->name, &f.name);
+    if (!r)
+        r = map_str(rc, s, lf->file, &f.file);
+    if (!r)
+        r = pp_agg_intern_frame(rc->agg, &f, &s->fmap[fid]);
+    *out = s->fmap[fid];
+    return r;
+}
+
+/* The shared thread for local thread @t, and with -t its root frame: thread (TID "name"). */
+static int map_thread(struct recording *rc, struct sub *s, uint32_t t, uint32_t *out,
+                      uint32_t *out_fid)
+{
+    const struct pp_thread *lt;
+    size_t len = 0;
+    const char *tname;
+    char label[320];
+    uint32_t name;
+    int r, n;
+
+    r = grow_map(&s->tmap, &s->cap_tmap, (size_t)t + 1);
+    if (!r)
+        r = grow_map(&s->tfid, &s->cap_tfid, (size_t)t + 1);
+    if (r)
+        return r;
+    if (s->tmap[t] != NO_ID) {
+        *out = s->tmap[t];
+        *out_fid = s->tfid[t];
+        return 0;
+    }
+    lt = pp_agg_thread_get(s->agg, t);
+    if (!lt)
+        return -EINVAL;
+    r = map_str(rc, s, lt->name, &name);
+    if (!r)
+        r = pp_agg_intern_thread(rc->agg, lt->tid, name, &s->tmap[t]);
+    if (!r && rc->cfg->threads) {
+        tname = pp_strtab_str(pp_agg_strtab_const(s->agg), lt->name, &len);
+        if (tname && len)
+            n = snprintf(label, sizeof(label), "thread (%" PRIu64 " \"%s\")", lt->tid, tname);
+        else
+            n = snprintf(label, sizeof(label), "thread (%" PRIu64 ")", lt->tid);
+        r = intern_name(rc, label, (size_t)n < sizeof(label) ? (size_t)n : sizeof(label) - 1,
+                        &s->tfid[t]);
+    }
+    *out = s->tmap[t];
+    *out_fid = s->tfid[t];
+    return r;
+}
+
+/* Copy the samples @s's walker added since the last call into the shared aggregate. */
+static int sub_merge(struct recording *rc, struct sub *s)
+{
+    size_t n = pp_agg_n_samples(s->agg);
+    int r = 0;
+
+    for (; s->merged < n; s->merged++) {
+        const struct pp_sample *smp = pp_agg_sample_get(s->agg, s->merged);
+        struct pp_stack_view v;
+        uint32_t thread, tfid, k = 0;
+
+        pp_agg_stack(s->agg, smp->stack, &v);
+        r = map_thread(rc, s, v.thread, &thread, &tfid);
+        if (r)
+            return r;
+        rc->fbuf[k++] = s->proc_fid;
+        if (rc->cfg->threads)
+            rc->fbuf[k++] = tfid;
+        for (uint32_t i = 0; i < v.n_fids && i < WALK_MAX_DEPTH; i++) {
+            r = map_frame(rc, s, v.fids[i], &rc->fbuf[k++]);
+            if (r)
+                return r;
+        }
+        r = pp_agg_add_sample(rc->agg, thread, rc->fbuf, k, smp->time_ns);
+        if (r)
+            return r;
+    }
+    if (s->merged >= SUB_TIMELINE_MAX)
+        r = sub_restart(rc, s);
+    return r;
+}
+
+/* Start following @pid: discovery is tried at the next poll. */
+static int sub_add(struct recording *rc, pid_t pid, struct sub **out)
+{
+    struct sub *s;
+
+    if (rc->n_subs == rc->cap_subs) {
+        size_t cap = rc->cap_subs ? rc->cap_subs * 2 : 16;
+        struct sub **v = realloc(rc->subs, cap * sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        rc->subs = v;
+        rc->cap_subs = cap;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->pid = pid;
+    mem_init(&s->mem, pid);
+    rc->subs[rc->n_subs++] = s;
+    *out = s;
+    return 0;
+}
+
+/* @s's interpreter is known (rt, head): start its walker. */
+static int sub_begin(struct recording *rc, struct sub *s)
+{
+    int r = sub_root_frame(rc, s);
+
+    if (!r)
+        r = sub_restart(rc, s);
+    if (r)
+        return r;
+    s->python = true;
+    rc->n_followed++;
+    return 0;
+}
+
+/* Try discovery on a descendant once; non-Python ones are given up on after a few scans. */
+static int sub_try(struct recording *rc, struct sub *s)
+{
+    int r = discover_runtime(&s->rt, &s->mem, s->pid);
+
+    if (!r)
+        r = discover_interp_head(&s->rt, &s->mem, &s->head);
+    if (!r)
+        return sub_begin(rc, s);
+    s->tries++;
+    if (r == DISCOVER_E_NOTPY && s->tries < SUB_NOTPY_TRIES)
+        return 0;
+    if (r == DISCOVER_E_NOTREADY && s->tries < SUB_NOTREADY_TRIES)
+        return 0;
+    /* Gone, not Python, unsupported or not readable: skipped quietly. */
+    s->gone = true;
+    return 0;
+}
+
+/* Every CHILD_POLL_EVERY: pick up new descendants and retry the pending ones. */
+static int subs_poll(struct recording *rc)
+{
+    const pid_t *fresh;
+    size_t n_fresh;
+    struct sub *s;
+    int r = children_scan(rc->children, &fresh, &n_fresh);
+
+    if (r)
+        return r;
+    for (size_t i = 0; i < n_fresh; i++) {
+        r = sub_add(rc, fresh[i], &s);
+        if (r)
+            return r;
+    }
+    for (size_t i = 0; i < rc->n_subs; i++) {
+        s = rc->subs[i];
+        if (!s->python && !s->gone) {
+            r = sub_try(rc, s);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
+/*
+ * One sample of every followed process. Returns 0, or a negative errno. *live is set to whether
+ * any followed process is still there.
+ */
+static int subs_sample(struct recording *rc, uint64_t time_ns, bool *live)
+{
+    int r;
+
+    *live = false;
+    for (size_t i = 0; i < rc->n_subs; i++) {
+        struct sub *s = rc->subs[i];
+
+        if (!s->python || s->gone)
+            continue;
+        r = walker_sample(s->walker, time_ns);
+        if (r == WALK_E_GONE) {
+            sub_stop(s); /* a descendant that exits is dropped quietly */
+            continue;
+        }
+        if (!r)
+            r = sub_merge(rc, s);
+        if (r < 0)
+            return r;
+        *live = true;
+    }
+    return 0;
+}
+
+/* Set up -s with the target, whose interpreter was found in rc->rt / @head, as subs[0]. */
+static int subs_init(struct recording *rc, uint64_t head)
+{
+    struct sub *s;
+    int r;
+
+    rc->fbuf = malloc((WALK_MAX_DEPTH + 2) * sizeof(*rc->fbuf));
+    if (!rc->fbuf)
+        return -ENOMEM;
+    r = children_new(&rc->children, rc->pid);
+    if (r)
+        return r;
+    r = sub_add(rc, rc->pid, &s);
+    if (r)
+        return r;
+    s->rt = rc->rt;
+    s->head = head;
+    return sub_begin(rc, s);
+}
+
+static void subs_free(struct recording *rc)
+{
+    for (size_t i = 0; i < rc->n_subs; i++)
+        sub_free(rc->subs[i]);
+    free(rc->subs);
+    free(rc->fbuf);
+    children_free(rc->children);
+}
+
+/* The walker counters: of the one walker, or summed over every followed process. */
+static void record_stats(const struct recording *rc, struct walk_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!rc->cfg->subprocesses) {
+        if (rc->walker)
+            *out = *walker_stats(rc->walker);
+        return;
+    }
+    for (size_t i = 0; i < rc->n_subs; i++) {
+        const struct sub *s = rc->subs[i];
+
+        add_stats(out, &s->base);
+        if (s->walker)
+            add_stats(out, walker_stats(s->walker));
+    }
+}
+
 static void show_progress(struct recording *rc, int64_t now, bool final)
 {
-    const struct walk_stats *st = walker_stats(rc->walker);
+    struct walk_stats stats;
+    const struct walk_stats *st = &stats;
     double secs = (double)(now - rc->started) / NSEC;
 
+    record_stats(rc, &stats);
     fprintf(rc->err, "\rpyprof: %" PRIu64 " samples, %.1f Hz, %" PRIu64 " errors, %.1f s%s",
             st->samples, secs > 0 ? (double)st->samples / secs : 0.0, st->torn + st->bad, secs,
             final ? "\n" : "   ");
@@ -167,13 +593,24 @@ static int sample_loop(struct recording *rc)
         if (handle_signal(rc))
             break;
         now = now_ns();
-        r = walker_sample(rc->walker, (uint64_t)now);
-        if (r == WALK_E_GONE) {
-            r = 0;
-            break;
+        if (cfg->subprocesses) {
+            bool live;
+
+            r = subs_sample(rc, (uint64_t)now, &live);
+            if (r < 0)
+                break;
+            /* The target is Python and followed, so nothing live means it is gone too. */
+            if (!live)
+                break;
+        } else {
+            r = walker_sample(rc->walker, (uint64_t)now);
+            if (r == WALK_E_GONE) {
+                r = 0;
+                break;
+            }
+            if (r < 0)
+                break;
         }
-        if (r < 0)
-            break;
         {
             int64_t t = now_ns(), us = (t - now) / 1000;
 
@@ -184,7 +621,15 @@ static int sample_loop(struct recording *rc)
             show_progress(rc, now, false);
             next_progress = now + PROGRESS_EVERY;
         }
-        if (rc->launched && now >= next_child_poll) {
+        if (cfg->subprocesses && now >= next_child_poll) {
+            /* The launched command exited: stop sampling it, keep its descendants. */
+            if (child_gone(rc) && !rc->subs[0]->gone)
+                sub_stop(rc->subs[0]);
+            r = subs_poll(rc);
+            if (r < 0)
+                break;
+            next_child_poll = now + CHILD_POLL_EVERY;
+        } else if (rc->launched && now >= next_child_poll) {
             if (child_gone(rc))
                 break;
             next_child_poll = now + CHILD_POLL_EVERY;
@@ -293,7 +738,8 @@ static int write_output(struct recording *rc)
         .pid = (uint32_t)rc->pid,
     };
     struct pp_output_opts oo = {
-        .threads = rc->cfg->threads, .icicle = rc->cfg->icicle, .title = rc->cfg->title,
+        /* With -s the thread root is a frame under the process root, not the writer's. */
+        .threads = rc->cfg->threads && !rc->cfg->subprocesses, .icicle = rc->cfg->icicle, .title = rc->cfg->title,
     };
     const char *name = rc->out_path ? rc->out_path : "standard output";
     int r;
@@ -334,24 +780,42 @@ static unsigned cost_quantile(const struct recording *rc, double q)
 
 static void print_summary(struct recording *rc)
 {
-    const struct walk_stats *st = rc->walker ? walker_stats(rc->walker) : NULL;
+    struct walk_stats stats;
+    const struct walk_stats *st = &stats;
     double secs = (double)(rc->stopped - rc->started) / NSEC;
+    uint64_t n_reads = rc->mem.n_reads, n_bytes = rc->mem.n_bytes;
 
-    if (!st) {
+    if (!rc->walker && !rc->n_followed) {
         fprintf(rc->err, "pyprof: no samples collected\n");
         return;
     }
-    fprintf(rc->err,
-            "pyprof: %" PRIu64 " samples in %.2f s (%.1f Hz) of Python %u.%u, PID %d: %zu "
-            "distinct stacks, %" PRIu64 " thread stacks, %" PRIu64 " idle left out; %" PRIu64
-            " torn, %" PRIu64 " unreadable, %" PRIu64 " late\n",
-            st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0, rc->rt.major,
-            rc->rt.minor, (int)rc->pid, pp_agg_n_stacks(rc->agg), st->stacks, st->idle, st->torn,
-            st->bad, rc->late);
+    record_stats(rc, &stats);
+    if (rc->cfg->subprocesses) {
+        /* samples: one per process per round, summed over the processes followed */
+        for (size_t i = 0; i < rc->n_subs; i++) {
+            n_reads += rc->subs[i]->mem.n_reads;
+            n_bytes += rc->subs[i]->mem.n_bytes;
+        }
+        fprintf(rc->err,
+                "pyprof: %" PRIu64 " process samples in %.2f s, %zu processes followed (PID %d "
+                "and its descendants, Python %u.%u at the root): %zu distinct stacks, %" PRIu64
+                " thread stacks, %" PRIu64 " idle left out; %" PRIu64 " torn, %" PRIu64
+                " unreadable, %" PRIu64 " late\n",
+                st->samples, secs, rc->n_followed, (int)rc->pid, rc->rt.major, rc->rt.minor,
+                pp_agg_n_stacks(rc->agg), st->stacks, st->idle, st->torn, st->bad, rc->late);
+    } else {
+        fprintf(rc->err,
+                "pyprof: %" PRIu64 " samples in %.2f s (%.1f Hz) of Python %u.%u, PID %d: %zu "
+                "distinct stacks, %" PRIu64 " thread stacks, %" PRIu64 " idle left out; %" PRIu64
+                " torn, %" PRIu64 " unreadable, %" PRIu64 " late\n",
+                st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0, rc->rt.major,
+                rc->rt.minor, (int)rc->pid, pp_agg_n_stacks(rc->agg), st->stacks, st->idle,
+                st->torn, st->bad, rc->late);
+    }
     fprintf(rc->err,
             "pyprof: sample cost: median %u us, p99 %u us; %" PRIu64 " reads, %" PRIu64
             " bytes read\n",
-            cost_quantile(rc, 0.5), cost_quantile(rc, 0.99), rc->mem.n_reads, rc->mem.n_bytes);
+            cost_quantile(rc, 0.5), cost_quantile(rc, 0.99), n_reads, n_bytes);
     if (rc->out_path)
         fprintf(rc->err, "pyprof: wrote %s (%s)\n", rc->out_path, pp_format_name(rc->format));
 }
@@ -368,6 +832,7 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
     uint64_t head = 0;
     int code = PYPROF_EXIT_OK, r;
 
+    rc.wo = wo;
     rc.progress = cfg->progress < 0 ? isatty(fileno(err)) : cfg->progress;
     r = target_signals_install();
     if (!r)
@@ -405,7 +870,10 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
         goto out;
     }
     if (r == 0) {
-        r = walker_new(&rc.walker, &rc.mem, &rc.rt, head, rc.pid, rc.agg, &wo);
+        if (cfg->subprocesses)
+            r = subs_init(&rc, head);
+        else
+            r = walker_new(&rc.walker, &rc.mem, &rc.rt, head, rc.pid, rc.agg, &wo);
         if (r) {
             fprintf(err, "pyprof: error: %s\n", strerror(-r));
             code = PYPROF_EXIT_FATAL;
@@ -429,6 +897,7 @@ out:
     if (rc.launched && !rc.child_reaped)
         waitpid(rc.pid, &rc.child_status, 0);
     walker_free(rc.walker);
+    subs_free(&rc);
     pp_agg_free(rc.agg);
     return code;
 }

@@ -149,6 +149,7 @@ PY
     run_suite functional python3 "$here/tests/functional/run.py" --pyprof "$build/collector/pyprof"
     run_suite formats python3 "$here/tests/formats/run.py" --pyprof "$build/collector/pyprof"
     run_suite views python3 "$here/tests/functional/test_views.py" --pyprof "$build/collector/pyprof"
+    run_suite subprocesses python3 "$here/tests/functional/test_subprocesses.py" --pyprof "$build/collector/pyprof"
     run_suite agent python3 "$here/tests/agent/run.py" --pyprof "$build/collector/pyprof" \
         --server "$build/server/pyprof-server"
     if [ -x "$build/server/pyprof-server" ]; then
