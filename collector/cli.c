@@ -137,6 +137,40 @@ static bool parse_number(const char *s, double max, double *out)
     return true;
 }
 
+/* The values several commands take, checked the same way everywhere: 0 or CLI_E_USAGE. */
+static int parse_pid(struct pyprof_config *cfg, const char *arg, FILE *err)
+{
+    double v;
+
+    if (!parse_number(arg, 4194304, &v) || v != (double)(pid_t)v) {
+        fprintf(err, "pyprof: invalid PID '%s': expected a process id such as 4123\n", arg);
+        return CLI_E_USAGE;
+    }
+    cfg->pid = (pid_t)v;
+    return 0;
+}
+
+static int parse_rate(struct pyprof_config *cfg, const char *arg, FILE *err)
+{
+    if (!parse_number(arg, 100000, &cfg->rate)) {
+        fprintf(err,
+                "pyprof: invalid rate '%s': expected samples per second between 1 and 100000, "
+                "e.g. -r 100\n",
+                arg);
+        return CLI_E_USAGE;
+    }
+    return 0;
+}
+
+static int parse_duration(struct pyprof_config *cfg, const char *arg, FILE *err)
+{
+    if (!parse_number(arg, 1e9, &cfg->duration)) {
+        fprintf(err, "pyprof: invalid duration '%s': expected seconds, e.g. -d 30\n", arg);
+        return CLI_E_USAGE;
+    }
+    return 0;
+}
+
 static int parse_format(struct pyprof_config *cfg, const char *name, FILE *err)
 {
     cfg->format = pp_format_from_name(name);
@@ -171,7 +205,6 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    double v;
     int c;
 
     optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
@@ -179,28 +212,16 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
     while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tsiFh", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
-            if (!parse_number(optarg, 4194304, &v) || v != (double)(pid_t)v) {
-                fprintf(err, "pyprof: invalid PID '%s': expected a process id such as 4123\n",
-                        optarg);
+            if (parse_pid(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
-            cfg->pid = (pid_t)v;
             break;
         case 'd':
-            if (!parse_number(optarg, 1e9, &cfg->duration)) {
-                fprintf(err, "pyprof: invalid duration '%s': expected seconds, e.g. -d 30\n",
-                        optarg);
+            if (parse_duration(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
             break;
         case 'r':
-            if (!parse_number(optarg, 100000, &cfg->rate)) {
-                fprintf(err,
-                        "pyprof: invalid rate '%s': expected samples per second between 1 "
-                        "and 100000, e.g. -r 100\n",
-                        optarg);
+            if (parse_rate(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
             break;
         case 'o':
             cfg->output = optarg;
@@ -275,7 +296,6 @@ static int parse_view(struct pyprof_config *cfg, int argc, char **argv, const ch
         { 0 },
     };
     bool is_top = !strcmp(cfg->command, "top");
-    double v;
     int c;
 
     optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
@@ -283,12 +303,8 @@ static int parse_view(struct pyprof_config *cfg, int argc, char **argv, const ch
     while ((c = getopt_long(argc, argv, ":p:jr:d:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
-            if (!parse_number(optarg, 4194304, &v) || v != (double)(pid_t)v) {
-                fprintf(err, "pyprof: invalid PID '%s': expected a process id such as 4123\n",
-                        optarg);
+            if (parse_pid(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
-            cfg->pid = (pid_t)v;
             break;
         case 'j':
             if (is_top)
@@ -298,22 +314,14 @@ static int parse_view(struct pyprof_config *cfg, int argc, char **argv, const ch
         case 'r':
             if (!is_top)
                 goto unknown;
-            if (!parse_number(optarg, 100000, &cfg->rate)) {
-                fprintf(err,
-                        "pyprof: invalid rate '%s': expected samples per second between 1 "
-                        "and 100000, e.g. -r 100\n",
-                        optarg);
+            if (parse_rate(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
             break;
         case 'd':
             if (!is_top)
                 goto unknown;
-            if (!parse_number(optarg, 1e9, &cfg->duration)) {
-                fprintf(err, "pyprof: invalid duration '%s': expected seconds, e.g. -d 2\n",
-                        optarg);
+            if (parse_duration(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
             break;
         case 'h':
             fputs(usage, out);
@@ -371,10 +379,8 @@ static int parse_files(struct pyprof_config *cfg, int argc, char **argv, size_t 
                 return CLI_E_USAGE;
             break;
         case 'r':
-            if (!parse_number(optarg, 100000, &cfg->rate)) {
-                fprintf(err, "pyprof: invalid rate '%s': expected samples per second\n", optarg);
+            if (parse_rate(cfg, optarg, err))
                 return CLI_E_USAGE;
-            }
             break;
         case 't':
             cfg->threads = true;
