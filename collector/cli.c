@@ -44,6 +44,12 @@ static const char usage_record[] =
     "                         stack under a root frame: process PID \"cmdline\"\n"
     "  -i, --idle             include idle threads (wall time); by default only threads\n"
     "                         the kernel shows running are sampled (CPU time)\n"
+    "  -n, --native           native (C) frames too: each thread is stopped for a moment\n"
+    "                         while its stacks are read (ptrace), and every eval-loop\n"
+    "                         frame is replaced by the Python frames it ran\n"
+    "      --native-all       with -n: also the interpreter's own C frames and thread\n"
+    "                         start-up frames\n"
+    "  -g, --gil              only the thread holding the GIL\n"
     "      --nolineno         leave line numbers out\n"
     "  -F, --function         report each function's first line instead of the current\n"
     "                         line, so samples group by function\n"
@@ -186,7 +192,7 @@ static int parse_format(struct pyprof_config *cfg, const char *name, FILE *err)
 
 static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
-    enum { OPT_NOLINENO = 256, OPT_FULL, OPT_NOPROGRESS, OPT_ICICLE, OPT_TITLE };
+    enum { OPT_NOLINENO = 256, OPT_FULL, OPT_NOPROGRESS, OPT_ICICLE, OPT_TITLE, OPT_NATIVE_ALL };
     static const struct option opts[] = {
         { "pid", required_argument, NULL, 'p' },
         { "duration", required_argument, NULL, 'd' },
@@ -196,6 +202,9 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
         { "threads", no_argument, NULL, 't' },
         { "subprocesses", no_argument, NULL, 's' },
         { "idle", no_argument, NULL, 'i' },
+        { "native", no_argument, NULL, 'n' },
+        { "native-all", no_argument, NULL, OPT_NATIVE_ALL },
+        { "gil", no_argument, NULL, 'g' },
         { "function", no_argument, NULL, 'F' },
         { "nolineno", no_argument, NULL, OPT_NOLINENO },
         { "full-filenames", no_argument, NULL, OPT_FULL },
@@ -209,7 +218,7 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
 
     optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tsiFh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:p:d:r:o:f:tsingFh", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (parse_pid(cfg, optarg, err))
@@ -242,6 +251,15 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
         case 'i':
             cfg->idle = true;
             break;
+        case 'n':
+            cfg->native = true;
+            break;
+        case OPT_NATIVE_ALL:
+            cfg->native = cfg->native_all = true;
+            break;
+        case 'g':
+            cfg->gil = true;
+            break;
         case OPT_NOLINENO:
             cfg->lineno = false;
             break;
@@ -273,6 +291,11 @@ static int parse_record(struct pyprof_config *cfg, int argc, char **argv, FILE *
         cfg->argv = argv + optind;
     if (cfg->pid && cfg->argv) {
         fprintf(err, "pyprof: give either --pid or a command to run, not both\n");
+        return CLI_E_USAGE;
+    }
+    if (cfg->native && cfg->subprocesses) {
+        fprintf(err, "pyprof: --native cannot be combined with --subprocesses yet; profile the\n"
+                     "  child of interest with --pid and --native instead\n");
         return CLI_E_USAGE;
     }
     if (!cfg->pid && !cfg->argv) {

@@ -32,6 +32,9 @@ struct pyprof_config {
     bool threads;            /* -t/--threads */
     bool subprocesses;       /* -s/--subprocesses: follow descendant processes too */
     bool idle;               /* -i/--idle: sample idle threads too (wall time) */
+    bool native;             /* -n/--native: native frames merged in (stops threads) */
+    bool native_all;         /* --native-all: keep interpreter and start-up native frames */
+    bool gil;                /* -g/--gil: only the thread holding the GIL */
     bool icicle;             /* --icicle: flame graph root on top */
     const char *title;       /* --title */
     const char *inputs[2];   /* convert: one input file; diff: BEFORE and AFTER */

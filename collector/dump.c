@@ -13,11 +13,14 @@
 #include "dump.h"
 #include "pyprof/agg.h"
 #include "pyprof/strtab.h"
+#include "py/threadinfo.h"
 #include "py/walk.h"
 
 #define DUMP_SAMPLES 5            /* 3.8-3.10 drop a thread's first sample (torn-read guard) */
 #define DUMP_PAUSE_NS 2000000L    /* between samples */
 #define ATTACH_WAIT_NS 1000000000LL
+#define GIL_TRIES 3               /* readings of the GIL holder while nobody seems to hold it */
+#define GIL_PAUSE_NS 1000000L
 
 static void pause_ns(long ns)
 {
@@ -49,11 +52,68 @@ int dump_attach(struct dump_target *t, pid_t pid, FILE *err)
 /* One thread of the dump: its last stack in the aggregate and when it was taken. */
 struct dump_thread {
     uint64_t tid;
-    uint32_t name;   /* string id */
+    uint32_t name;   /* string id: the kernel's name (comm) */
     uint32_t stack;  /* index for pp_agg_stack() */
     bool seen;
     bool running;
+    bool gil;        /* holds the GIL */
+    char pyname[THREADINFO_NAME_MAX + 1]; /* the `threading` name, "" if it has none */
 };
+
+/*
+ * The `threading` names and the GIL holder of every interpreter, onto the threads of the dump
+ * (matched by kernel tid). Best effort: a thread whose Python name cannot be read keeps its comm,
+ * and no thread is marked as holding the GIL when the holder cannot be read or nobody holds it.
+ */
+static void add_thread_info(struct dump_target *t, struct dump_thread *th, size_t n)
+{
+    struct threadinfo_thread *list = calloc(THREADINFO_MAX_THREADS, sizeof(*list));
+    struct threadinfo_names names;
+    uint64_t interp = t->head;
+
+    threadinfo_names_init(&names);
+    for (size_t ni = 0; list && interp && ni < WALK_MAX_INTERPS; ni++) {
+        uint64_t holder = 0;
+        size_t nl = 0;
+        int r;
+
+        threadinfo_threads(&t->mem, &t->rt.off, interp, t->pid, list, THREADINFO_MAX_THREADS,
+                           &nl);
+        if (threadinfo_names(&t->mem, &t->rt.off, interp, &names) != 0)
+            threadinfo_names_deinit(&names);
+        /* The GIL passes between threads: a reading with no holder may be a hand-over. */
+        for (int k = 0; k < GIL_TRIES; k++) {
+            r = threadinfo_gil_holder(&t->mem, &t->rt.off, t->rt.runtime_addr, interp, &holder);
+            if (r || holder)
+                break;
+            pause_ns(GIL_PAUSE_NS);
+        }
+        if (r)
+            holder = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < nl; k++) {
+                const char *name;
+
+                if (!list[k].tid || list[k].tid != th[i].tid)
+                    continue;
+                name = threadinfo_name_of(&names, list[k].ident);
+                if (name)
+                    snprintf(th[i].pyname, sizeof(th[i].pyname), "%s", name);
+                th[i].gil = holder && list[k].tstate == holder;
+            }
+        }
+        if (mem_read_u64(&t->mem, interp + t->rt.off.interp_next, &interp) != 0)
+            break;
+    }
+    threadinfo_names_deinit(&names);
+    free(list);
+}
+
+/* The name shown for a thread: its `threading` name, else its comm. */
+static const char *thread_name(const struct pp_strtab *st, const struct dump_thread *th)
+{
+    return th->pyname[0] ? th->pyname : pp_strtab_str(st, th->name, NULL);
+}
 
 /*
  * The kernel's view of thread @tid: 1 running (state R), 0 not, -1 gone. A thread that exited
@@ -118,8 +178,8 @@ static void print_text(const struct dump_target *t, const struct pp_agg *agg,
         struct pp_stack_view v;
 
         pp_agg_stack(agg, th[i].stack, &v);
-        fprintf(out, "\nThread %" PRIu64 " (%s) [%s]\n", th[i].tid,
-                pp_strtab_str(st, th[i].name, NULL), th[i].running ? "running" : "idle");
+        fprintf(out, "\nThread %" PRIu64 " (%s) [%s%s]\n", th[i].tid, thread_name(st, &th[i]),
+                th[i].running ? "running" : "idle", th[i].gil ? ", holds the GIL" : "");
         for (uint32_t k = 0; k < v.n_fids; k++) {
             const struct pp_frame *f = pp_agg_frame_get(agg, v.fids[k]);
             const char *file = pp_strtab_str(st, f->file, NULL);
@@ -145,8 +205,9 @@ static void print_json(const struct dump_target *t, const struct pp_agg *agg,
 
         pp_agg_stack(agg, th[i].stack, &v);
         fprintf(out, "%s{\"tid\":%" PRIu64 ",\"name\":", i ? "," : "", th[i].tid);
-        json_str(out, pp_strtab_str(st, th[i].name, NULL));
-        fprintf(out, ",\"state\":\"%s\",\"frames\":[", th[i].running ? "running" : "idle");
+        json_str(out, thread_name(st, &th[i]));
+        fprintf(out, ",\"state\":\"%s\",\"gil\":%s,\"frames\":[",
+                th[i].running ? "running" : "idle", th[i].gil ? "true" : "false");
         for (uint32_t k = 0; k < v.n_fids; k++) {
             const struct pp_frame *f = pp_agg_frame_get(agg, v.fids[v.n_fids - 1 - k]);
 
@@ -236,6 +297,7 @@ int dump_run(const struct pyprof_config *cfg, FILE *out, FILE *err)
     }
     /* By thread id: the main thread (tid == pid) is normally the lowest. */
     qsort(th, n, sizeof(*th), cmp_thread);
+    add_thread_info(&t, th, n);
     if (cfg->json)
         print_json(&t, agg, th, n, out);
     else

@@ -28,6 +28,8 @@ int dump_attach(struct dump_target *t, pid_t pid, FILE *err);
 /*
  * dump_run() - `pyprof dump`: a few quick samples of every thread (idle ones included), then
  * each thread's last stack, as text (innermost call last) or --json (innermost first), on @out.
+ * Each thread is named by its `threading` name (its comm when it has none or it cannot be read)
+ * and the one holding the GIL right after the samples is marked ("holds the GIL", "gil": true).
  * Returns a PYPROF_EXIT_* code; errors are explained on @err.
  */
 int dump_run(const struct pyprof_config *cfg, FILE *out, FILE *err);

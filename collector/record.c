@@ -16,6 +16,8 @@
 #include "pyprof/output.h"
 #include "py/discover.h"
 #include "py/walk.h"
+#include "sys/tracer.h"
+#include "sys/unwind.h"
 #include "attach.h"
 #include "children.h"
 #include "record.h"
@@ -25,6 +27,8 @@
 #define NSEC 1000000000LL
 #define PROGRESS_EVERY (NSEC / 4)
 #define CHILD_POLL_EVERY (NSEC / 10)
+#define WATCH_EVERY (NSEC / 50)       /* exit/exec/PID reuse checked at least this often, */
+#define WATCH_AFTER_MISS (NSEC / 1000) /* and after a sample that found nothing, at most this */
 #define COST_BUCKETS 10001 /* 0 .. 9999 µs, then ">= 10 ms" */
 #define SUB_NOTPY_TRIES 5       /* -s: scans a non-Python descendant is retried (it may exec) */
 #define SUB_NOTREADY_TRIES 100  /* -s: scans a not-yet-initialised interpreter is waited for */
@@ -74,6 +78,11 @@ struct recording {
     struct py_runtime rt;
     struct pp_agg *agg;
     struct walker *walker;
+    struct target_watch watch; /* exit, exec and PID reuse of the target (not with -s) */
+    int64_t watched;          /* monotonic ns of the last watch check */
+    struct tracer *tracer;    /* -n/--native: threads stopped with ptrace, else NULL */
+    struct unwinder *unwinder;
+    struct tracer_stats native_stats; /* the tracer's counters, kept when it is freed */
     int64_t started, stopped; /* monotonic ns of sampling */
     uint64_t late;            /* deadlines missed by more than one period */
     uint32_t cost_us[COST_BUCKETS]; /* histogram of sample cost, 1 µs buckets, last = overflow */
@@ -121,8 +130,48 @@ static bool child_gone(struct recording *rc)
 {
     if (!rc->launched || rc->child_reaped)
         return rc->child_reaped;
-    rc->child_reaped = target_exited(rc->pid, &rc->child_status);
+    /* Traced (--native): the tracer's waits may have reaped the child already. */
+    if (rc->tracer && tracer_leader_exit(rc->tracer, &rc->child_status))
+        rc->child_reaped = true;
+    else
+        rc->child_reaped = target_exited(rc->pid, &rc->child_status);
     return rc->child_reaped;
+}
+
+/*
+ * -n/--native: set up ptrace and libunwind for the target and try stopping its main thread once,
+ * so a refusal is reported now, with the fix, rather than as stacks without native frames.
+ * Returns 0 or an exit code (message written).
+ */
+static int native_init(struct recording *rc)
+{
+    int r = tracer_new(&rc->tracer, rc->pid);
+
+    if (!r)
+        r = unwinder_new(&rc->unwinder, rc->pid, rc->rt.binary);
+    if (r) {
+        fprintf(rc->err, "pyprof: error: cannot set up native unwinding: %s\n", strerror(-r));
+        return PYPROF_EXIT_FATAL;
+    }
+    r = tracer_stop(rc->tracer, rc->pid);
+    if (r == 0)
+        r = tracer_resume(rc->tracer, rc->pid);
+    if (r == TRACER_E_PERM || r == -EPERM) {
+        fprintf(rc->err,
+                "pyprof: error: --native needs ptrace, and PID %d refused it (EPERM). Run as root\n"
+                "  or with CAP_SYS_PTRACE (Docker: --cap-add SYS_PTRACE; Kubernetes:\n"
+                "  securityContext.capabilities.add: [SYS_PTRACE]), check that no debugger is\n"
+                "  attached, or drop --native.\n",
+                (int)rc->pid);
+        return PYPROF_EXIT_PERM;
+    }
+    if (r < 0) {
+        fprintf(rc->err, "pyprof: error: cannot stop PID %d for native stacks: %s\n",
+                (int)rc->pid, strerror(-r));
+        return PYPROF_EXIT_FATAL;
+    }
+    walker_set_native(rc->walker, rc->tracer, rc->unwinder, rc->cfg->native_all);
+    return 0;
 }
 
 /*
@@ -572,6 +621,33 @@ static void show_progress(struct recording *rc, int64_t now, bool final)
     rc->progress_shown = true;
 }
 
+/*
+ * Is the target still the process whose interpreter was found (not exited, not exec'd, its PID
+ * not reused)? Checked before a sample once WATCH_EVERY has passed since the last check, so a
+ * PID reused while pyprof was not looking is caught before it is sampled, and after a sample
+ * that found no stack, at most every WATCH_AFTER_MISS: an exec or a reused PID makes the walk
+ * fail. Returns 0 to go on, 1 to stop sampling (the reason printed), or a negative errno.
+ */
+static int watch_target(struct recording *rc, int64_t now)
+{
+    int pid = (int)rc->pid, r = target_watch_check(&rc->watch);
+
+    rc->watched = now;
+    if (r <= 0)
+        return r;
+    if (rc->progress_shown)
+        fputc('\n', rc->err);
+    if (r == TARGET_EXECED)
+        fprintf(rc->err, "pyprof: process %d exec'd into %s; sampling stopped (the new program is "
+                "not sampled)\n", pid, rc->watch.now);
+    else if (r == TARGET_REUSED)
+        fprintf(rc->err, "pyprof: process %d exited; PID %d now belongs to another process (%s), "
+                "which is not sampled\n", pid, pid, rc->watch.now);
+    else if (!rc->launched)
+        fprintf(rc->err, "pyprof: process %d exited\n", pid);
+    return 1;
+}
+
 /* The sampling loop: absolute deadlines on CLOCK_MONOTONIC, so late wake-ups never add up. */
 static int sample_loop(struct recording *rc)
 {
@@ -603,13 +679,46 @@ static int sample_loop(struct recording *rc)
             if (!live)
                 break;
         } else {
+            uint64_t found;
+
+            if (now - rc->watched >= WATCH_EVERY) {
+                r = watch_target(rc, now);
+                if (r) {
+                    r = r < 0 ? r : 0;
+                    break;
+                }
+            }
+            if (rc->tracer) {
+                /* Pass on signals that reached the traced threads since the last sample. */
+                r = tracer_poll(rc->tracer);
+                if (r == TRACER_E_EXEC) {
+                    fprintf(rc->err, "pyprof: PID %d called execve: sampling stopped\n",
+                            (int)rc->pid);
+                    r = 0;
+                    break;
+                }
+                if (r < 0)
+                    break;
+            }
+            found = walker_stats(rc->walker)->stacks + walker_stats(rc->walker)->idle;
             r = walker_sample(rc->walker, (uint64_t)now);
             if (r == WALK_E_GONE) {
+                if (!rc->launched)
+                    fprintf(rc->err, "%spyprof: process %d exited\n",
+                            rc->progress_shown ? "\n" : "", (int)rc->pid);
                 r = 0;
                 break;
             }
             if (r < 0)
                 break;
+            if (walker_stats(rc->walker)->stacks + walker_stats(rc->walker)->idle == found &&
+                now - rc->watched >= WATCH_AFTER_MISS) {
+                r = watch_target(rc, now);
+                if (r) {
+                    r = r < 0 ? r : 0;
+                    break;
+                }
+            }
         }
         {
             int64_t t = now_ns(), us = (t - now) / 1000;
@@ -816,13 +925,20 @@ static void print_summary(struct recording *rc)
             "pyprof: sample cost: median %u us, p99 %u us; %" PRIu64 " reads, %" PRIu64
             " bytes read\n",
             cost_quantile(rc, 0.5), cost_quantile(rc, 0.99), n_reads, n_bytes);
+    if (rc->cfg->native)
+        fprintf(rc->err,
+                "pyprof: native: %" PRIu64 " stacks merged with native frames, %" PRIu64
+                " kept Python-only; %" PRIu64 " thread stops, %" PRIu64 " timed out, %" PRIu64
+                " signals passed on\n",
+                st->native, st->native_failed, rc->native_stats.stops, rc->native_stats.timeouts,
+                rc->native_stats.signals);
     if (rc->out_path)
         fprintf(rc->err, "pyprof: wrote %s (%s)\n", rc->out_path, pp_format_name(rc->format));
 }
 
 int record_run(const struct pyprof_config *cfg, FILE *err)
 {
-    struct recording rc = { .cfg = cfg, .err = err, .pid = cfg->pid };
+    struct recording rc = { .cfg = cfg, .err = err, .pid = cfg->pid, .watch = { .stat_fd = -1 } };
     struct walk_opts wo = {
         .idle = cfg->idle,
         .lineno = cfg->lineno,
@@ -874,12 +990,27 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
             r = subs_init(&rc, head);
         else
             r = walker_new(&rc.walker, &rc.mem, &rc.rt, head, rc.pid, rc.agg, &wo);
+        if (!r && !cfg->subprocesses) {
+            r = target_watch_open(&rc.watch, rc.pid);
+            r = r < 0 ? r : 0; /* already gone: the first sample says so */
+            rc.watched = now_ns();
+        }
         if (r) {
             fprintf(err, "pyprof: error: %s\n", strerror(-r));
             code = PYPROF_EXIT_FATAL;
             goto out;
         }
+        if (cfg->native) {
+            code = native_init(&rc);
+            if (code)
+                goto out;
+        }
         r = sample_loop(&rc);
+        /* Detach before writing: the target runs on at full speed. */
+        child_gone(&rc);
+        if (rc.tracer)
+            rc.native_stats = *tracer_stats(rc.tracer);
+        rc.tracer = tracer_free(rc.tracer);
         if (r < 0) {
             fprintf(err, "pyprof: error while sampling: %s (writing what was collected)\n",
                     strerror(-r));
@@ -891,11 +1022,15 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
         code = r;
     print_summary(&rc);
 out:
+    child_gone(&rc);
+    rc.tracer = tracer_free(rc.tracer);
+    rc.unwinder = unwinder_free(rc.unwinder);
     if (rc.out && rc.out != stdout)
         fclose(rc.out);
     /* A launched command is the user's program: let it finish rather than kill it. */
     if (rc.launched && !rc.child_reaped)
         waitpid(rc.pid, &rc.child_status, 0);
+    target_watch_close(&rc.watch);
     walker_free(rc.walker);
     subs_free(&rc);
     pp_agg_free(rc.agg);

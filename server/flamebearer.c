@@ -445,7 +445,8 @@ int flamebearer_write(const struct pp_agg *left, const struct pp_agg *right, siz
             kids[n_kids].label = pp_strtab_str(t.labels, t.nodes[c].label, NULL);
             n_kids++;
         }
-        qsort(kids, n_kids, sizeof(*kids), cmp_kid);
+        if (n_kids > 1) /* kids is NULL while empty: qsort(NULL, 0) is undefined */
+            qsort(kids, n_kids, sizeof(*kids), cmp_kid);
         bool has_other = other_total[0] || other_total[1];
         size_t need = n_stack + n_kids + 1;
         if (need > cap_stack) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -146,9 +147,13 @@ static const char usage[] =
     "  --read-token TOKEN        require it (header, or ?token=) on the read APIs\n"
     "                            (or $PYPROF_READ_TOKEN)\n"
     "  --threads N               HTTP worker threads (default 4)\n"
-    "  --max-connections N       concurrent connections (default 1000)\n"
-    "  --timeout SECONDS         idle connection timeout (default 30)\n"
+    "  --max-connections N       concurrent connections (default 1000); near the limit the\n"
+    "                            oldest idle connections are closed to make room\n"
+    "  --timeout SECONDS         close a connection idle this long, or slower than this to\n"
+    "                            send a request's headers (default 30)\n"
     "  --max-body SIZE           largest request body, else 413 (default 16MiB)\n"
+    "  --cors-origin ORIGIN      let web pages from ORIGIN (e.g. https://grafana.example.com)\n"
+    "                            call the read APIs (default: no cross-origin access)\n"
     "  --ingest-rate N           uploads per second before 429 (default 0 = unlimited)\n"
     "  --retention-interval DUR  time between retention passes (default 60s)\n"
     "  --drain-timeout DUR       on SIGTERM, wait this long for requests in flight (default 10s)\n"
@@ -160,7 +165,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, char *er
     enum {
         O_LISTEN = 1000, O_DATA, O_RETENTION, O_MAX_DISK, O_INGEST_TOKEN, O_READ_TOKEN, O_THREADS,
         O_MAX_CONN, O_TIMEOUT, O_MAX_BODY, O_RATE, O_RET_EVERY, O_DRAIN, O_QUIET, O_HELP,
-        O_VERSION,
+        O_VERSION, O_CORS,
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -177,6 +182,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, char *er
         {"retention-interval", required_argument, NULL, O_RET_EVERY},
         {"drain-timeout", required_argument, NULL, O_DRAIN},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"cors-origin", required_argument, NULL, O_CORS},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -242,6 +248,12 @@ int server_config_parse(struct server_config *c, int argc, char **argv, char *er
             c->drain_s = (unsigned)d;
             break;
         case O_QUIET: c->quiet = true; break;
+        case O_CORS:
+            /* One origin, sent back verbatim: no wildcard, no list, nothing to inject. */
+            if (!*optarg || !strcmp(optarg, "*") || strpbrk(optarg, " ,\r\n\t"))
+                goto bad;
+            c->cors_origin = optarg;
+            break;
         case O_HELP: snprintf(err, errlen, "%s", usage); return SERVER_CONFIG_E_HELP;
         case O_VERSION: snprintf(err, errlen, "pyprof-server %s\n", PP_VERSION);
             return SERVER_CONFIG_E_HELP;
@@ -299,13 +311,23 @@ bool server_rate_allow(struct server *srv)
     return ok;
 }
 
-/* Constant-time comparison of a presented token with the configured one. */
+/*
+ * Constant-time comparison of a presented token with the configured one. The loop always runs
+ * over the configured token's length, whatever was presented, and has no early exit: the time
+ * depends only on the secret's length (fixed) and on how long the presented string is (known to
+ * the client), never on where or whether they differ. Bytes past the end of @given compare
+ * against 0 (a token holds no NUL), and a length mismatch is folded into the same accumulator.
+ * The accumulator is volatile so that the compiler cannot turn the loop into an early exit.
+ */
 static bool token_eq(const char *given, const char *want)
 {
     size_t gl = strlen(given), wl = strlen(want);
-    unsigned char d = gl != wl;
-    for (size_t i = 0; i < wl; i++)
-        d |= (unsigned char)(want[i] ^ (i < gl ? given[i] : 0));
+    volatile unsigned char d = (unsigned char)(gl != wl);
+    for (size_t i = 0; i < wl; i++) {
+        size_t in = (size_t)(i < gl);            /* 1 while @given lasts, else 0 */
+        unsigned char g = (unsigned char)given[i * in]; /* given[0] past its end: no overread */
+        d |= (unsigned char)(want[i] ^ (unsigned char)(g & (unsigned char)-(int)in));
+    }
     return d == 0;
 }
 
@@ -322,6 +344,42 @@ static bool authorized(struct MHD_Connection *c, const char *token)
     }
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
     return q && token_eq(q, token);
+}
+
+/* The read APIs: what --read-token guards and --cors-origin opens. */
+static bool read_route(const char *url)
+{
+    static const char *const routes[] = {
+        "/render",       "/pyroscope/render", "/render-diff", "/pyroscope/render-diff",
+        "/api/apps",     "/labels",           "/label-values", "/pyroscope/label-values",
+        "/metrics",      NULL,
+    };
+    for (size_t i = 0; routes[i]; i++)
+        if (!strcmp(url, routes[i]))
+            return true;
+    return false;
+}
+
+/*
+ * add_cors() - with --cors-origin, let that one origin read the answers of the read APIs (GET,
+ * HEAD) and pass their preflight (OPTIONS). Nothing for other routes or methods, and nothing at
+ * all without the option, so no browser page of another origin can read or write.
+ */
+static void add_cors(const struct server *srv, struct MHD_Response *resp, const char *method,
+                     const char *url)
+{
+    const char *origin = srv->cfg->cors_origin;
+    bool preflight = !strcmp(method, "OPTIONS");
+    if (!origin || !read_route(url) ||
+        (strcmp(method, "GET") && strcmp(method, "HEAD") && !preflight))
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(resp, "Vary", "Origin");
+    if (preflight) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
 }
 
 static const char *get_arg(void *cls, const char *key)
@@ -364,6 +422,7 @@ static enum MHD_Result send_reply(struct server *srv, struct MHD_Connection *c, 
     if (r->status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    add_cors(srv, resp, method, url);
     enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     atomic_fetch_add_explicit(&srv->metrics.requests, 1, memory_order_relaxed);
@@ -380,6 +439,147 @@ static enum MHD_Result send_text(struct server *srv, struct MHD_Connection *c, c
     if (http_reply_text(&r, status, text) < 0)
         return MHD_NO;
     return send_reply(srv, c, method, url, &r, t0);
+}
+
+/* === Connections: slow clients and the connection limit ======================================= */
+
+/*
+ * libmicrohttpd's own timeout only closes connections that are idle: a client that sends one
+ * byte of its request headers every second (slowloris) keeps a slot forever, and at the
+ * connection limit libmicrohttpd stops accepting, so idle connections would lock everyone else
+ * out. The HTTP layer therefore tracks every connection: those waiting for a request sit in a
+ * list, oldest first; the watchdog closes the ones that have waited longer than --timeout (a
+ * request's headers must be complete by then), and a new connection near the limit closes the
+ * oldest waiting one. A connection inside a request (headers read) is never closed here.
+ * Closing is shutdown(): libmicrohttpd then sees the end of the stream and closes the socket
+ * itself. The entry is freed in the CLOSED notification, which libmicrohttpd sends before it
+ * closes the socket, and shutdown() is called under conn_lock while the entry is listed, so the
+ * descriptor shut down is always still the connection's own.
+ */
+
+static void conn_unlink(struct server *srv, struct conn_track *t)
+{
+    if (!t->waiting)
+        return;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        srv->idle_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        srv->idle_tail = t->prev;
+    t->prev = t->next = NULL;
+    t->waiting = false;
+}
+
+static void conn_append(struct server *srv, struct conn_track *t, double now)
+{
+    t->since = now;
+    t->prev = srv->idle_tail;
+    t->next = NULL;
+    if (srv->idle_tail)
+        srv->idle_tail->next = t;
+    else
+        srv->idle_head = t;
+    srv->idle_tail = t;
+    t->waiting = true;
+}
+
+/* conn_close() - shut down @t's socket (conn_lock held, @t waiting). */
+static void conn_close(struct server *srv, struct conn_track *t)
+{
+    conn_unlink(srv, t);
+    t->closing = true;
+    shutdown(t->fd, SHUT_RDWR);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *srv = cls;
+    struct conn_track *t = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!t)
+            return;
+        pthread_mutex_lock(&srv->conn_lock);
+        conn_unlink(srv, t);
+        srv->n_conns--;
+        pthread_mutex_unlock(&srv->conn_lock);
+        atomic_fetch_sub_explicit(&srv->metrics.conns_open, 1, memory_order_relaxed);
+        free(t);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    t = ci ? calloc(1, sizeof(*t)) : NULL;
+    if (!t)
+        return; /* untracked: only libmicrohttpd's idle timeout applies */
+    t->fd = ci->connect_fd;
+    /* Keep a reserve below the limit (libmicrohttpd stops accepting at it): beyond the high
+     * water mark, each new connection closes the oldest one waiting for a request. */
+    unsigned limit = srv->max_connections, reserve = limit / 10;
+    if (reserve < srv->cfg->threads)
+        reserve = srv->cfg->threads;
+    unsigned high = limit > reserve ? limit - reserve : 1;
+    pthread_mutex_lock(&srv->conn_lock);
+    srv->n_conns++;
+    if (srv->n_conns > high && srv->idle_head) {
+        conn_close(srv, srv->idle_head);
+        atomic_fetch_add_explicit(&srv->metrics.conns_evicted, 1, memory_order_relaxed);
+    }
+    conn_append(srv, t, mono_now());
+    pthread_mutex_unlock(&srv->conn_lock);
+    atomic_fetch_add_explicit(&srv->metrics.conns_open, 1, memory_order_relaxed);
+    *socket_context = t;
+}
+
+/* conn_busy() - @c's request headers are in: out of the waiting list until it completes. */
+static void conn_busy(struct server *srv, struct MHD_Connection *c, bool busy)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_track *t = ci ? ci->socket_context : NULL;
+    if (!t)
+        return;
+    pthread_mutex_lock(&srv->conn_lock);
+    if (busy)
+        conn_unlink(srv, t);
+    else if (!t->closing && !t->waiting)
+        conn_append(srv, t, mono_now());
+    pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/* The watchdog: close connections that have waited longer than --timeout for a request. */
+static void *watchdog_main(void *arg)
+{
+    struct server *srv = arg;
+    pthread_mutex_lock(&srv->stop_lock);
+    while (!srv->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&srv->stop_cond, &srv->stop_lock, &ts);
+        if (srv->stopping)
+            break;
+        pthread_mutex_unlock(&srv->stop_lock);
+        double cutoff = mono_now() - srv->cfg->timeout_s;
+        pthread_mutex_lock(&srv->conn_lock);
+        while (srv->idle_head && srv->idle_head->since <= cutoff) {
+            conn_close(srv, srv->idle_head);
+            atomic_fetch_add_explicit(&srv->metrics.conns_timed_out, 1, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&srv->conn_lock);
+        pthread_mutex_lock(&srv->stop_lock);
+    }
+    pthread_mutex_unlock(&srv->stop_lock);
+    return NULL;
 }
 
 /* === Routing ================================================================================== */
@@ -408,12 +608,7 @@ static enum MHD_Result route_get(struct server *srv, struct MHD_Connection *c, c
             return ret;
         }
     }
-    bool known = !strcmp(url, "/render") || !strcmp(url, "/pyroscope/render") ||
-                 !strcmp(url, "/render-diff") || !strcmp(url, "/pyroscope/render-diff") ||
-                 !strcmp(url, "/api/apps") || !strcmp(url, "/labels") ||
-                 !strcmp(url, "/label-values") || !strcmp(url, "/pyroscope/label-values") ||
-                 !strcmp(url, "/metrics");
-    if (!known)
+    if (!read_route(url))
         return send_text(srv, c, method, url, 404, "not found\n", t0);
     if (!authorized(c, srv->cfg->read_token))
         return send_text(srv, c, method, url, 401, "unauthorized\n", t0);
@@ -485,12 +680,23 @@ static enum MHD_Result finish_ingest(struct server *srv, struct MHD_Connection *
     case INGEST_E_BODY: status = 422; break;
     case INGEST_E_TOO_LARGE: status = 413; break;
     case INGEST_E_FULL: status = 507; break;
+    case INGEST_E_DISK_FULL: status = 507; break;
     default:
         status = 500;
         snprintf(msg, sizeof(msg) - 1, "internal error: %s", strerror(rc < 0 ? -rc : EINVAL));
         break;
     }
     metrics_ingest(&srv->metrics, status, q->len);
+    /* One line when the disk fills up and one when space is back, not one per upload. */
+    bool was_full = atomic_load(&srv->disk_full);
+    if (rc == INGEST_E_DISK_FULL && !was_full &&
+        !atomic_exchange(&srv->disk_full, true))
+        fprintf(stderr, "pyprof-server: disk full: no space left on the file system of the data "
+                "directory %s; uploads are answered 507 until space is freed\n",
+                srv->cfg->data_dir);
+    else if (status == 200 && was_full && atomic_exchange(&srv->disk_full, false))
+        fprintf(stderr, "pyprof-server: disk space available again in %s; uploads resumed\n",
+                srv->cfg->data_dir);
     if (status == 200) {
         atomic_fetch_add_explicit(&srv->metrics.ingest_samples, res.samples,
                                   memory_order_relaxed);
@@ -515,8 +721,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         q->t0 = mono_now();
         *con_cls = q;
         atomic_fetch_add(&srv->inflight, 1);
+        conn_busy(srv, c, true);
         q->ingest = !strcmp(url, "/ingest") || !strcmp(url, "/pyroscope/ingest");
         if (!q->ingest) {
+            if (!strcmp(method, "OPTIONS") && srv->cfg->cors_origin && read_route(url)) {
+                q->early = 204; /* CORS preflight; add_cors() adds the headers */
+                q->early_text = "";
+                return MHD_YES;
+            }
             if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
                 q->early = 405;
                 q->early_text = "method not allowed\n";
@@ -540,13 +752,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 if (ex && strcasestr(ex, "100-continue")) {
                     /* Refuse before the body is sent (curl waits for 100 Continue). */
                     metrics_ingest(&srv->metrics, 413, 0);
-                    return send_text(srv, c, method, url, 413, "request body too large\n",
-                                     q->t0);
+                    return send_text(srv, c, method, url, 413, srv->too_large_text, q->t0);
                 }
                 /* The client sends the body anyway: read and drop it, then answer, so that
                  * the answer is not lost to a reset connection. */
                 q->early = 413;
-                q->early_text = "request body too large\n";
+                q->early_text = srv->too_large_text;
             } else if (!server_rate_allow(srv)) {
                 q->early = 429;
                 q->early_text = "rate limit exceeded\n";
@@ -564,7 +775,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (q->len + n > srv->cfg->max_body) {
             q->early = 413;
-            q->early_text = "request body too large\n";
+            q->early_text = srv->too_large_text;
             q->len += n;
             free(q->body);
             q->body = NULL;
@@ -596,6 +807,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct server *srv = cls;
     struct request *q = *con_cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        conn_busy(srv, c, false); /* keep-alive: now waiting for the next request */
     if (!q)
         return;
     free(q->body);
@@ -652,8 +865,31 @@ int server_start(struct server *srv, const struct server_config *cfg, char *err,
     pthread_mutex_init(&srv->rate_lock, NULL);
     pthread_mutex_init(&srv->stop_lock, NULL);
     pthread_cond_init(&srv->stop_cond, NULL);
+    pthread_mutex_init(&srv->conn_lock, NULL);
+    atomic_init(&srv->disk_full, false);
+    snprintf(srv->too_large_text, sizeof(srv->too_large_text),
+             "request body too large: the limit is %zu bytes (--max-body)\n", cfg->max_body);
     srv->rate_tokens = cfg->ingest_rate < 1 ? 1 : cfg->ingest_rate;
     srv->rate_last = mono_now();
+
+    /* Each connection is a descriptor: take the hard limit, and fit the connection limit under
+     * it (with room for the store, the listening sockets and the backlog being accepted). */
+    srv->max_connections = cfg->max_connections;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        rlim_t room = rl.rlim_cur > 128 ? rl.rlim_cur - 128 : 1;
+        if (rl.rlim_cur != RLIM_INFINITY && srv->max_connections > room) {
+            srv->max_connections = (unsigned)room;
+            fprintf(stderr, "pyprof-server: --max-connections %u lowered to %u to fit the open "
+                    "file limit (RLIMIT_NOFILE %llu)\n", cfg->max_connections,
+                    srv->max_connections, (unsigned long long)rl.rlim_cur);
+        }
+    }
 
     struct store_opts so = {
         .dir = cfg->data_dir,
@@ -682,11 +918,12 @@ int server_start(struct server *srv, const struct server_config *cfg, char *err,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_END);
     if (!srv->mhd) {
         snprintf(err, errlen, "cannot listen on %s:%u", cfg->listen_host, cfg->listen_port);
@@ -706,6 +943,12 @@ int server_start(struct server *srv, const struct server_config *cfg, char *err,
         goto fail;
     }
     srv->retention_started = true;
+    r = -pthread_create(&srv->watchdog_thread, NULL, watchdog_main, srv);
+    if (r < 0) {
+        snprintf(err, errlen, "watchdog thread: %s", strerror(-r));
+        goto fail;
+    }
+    srv->watchdog_started = true;
     freeaddrinfo(ai);
     return 0;
 fail:
@@ -727,13 +970,17 @@ void server_drain(struct server *srv)
         MHD_stop_daemon(srv->mhd);
         srv->mhd = NULL;
     }
+    pthread_mutex_lock(&srv->stop_lock);
+    srv->stopping = true;
+    pthread_cond_broadcast(&srv->stop_cond);
+    pthread_mutex_unlock(&srv->stop_lock);
     if (srv->retention_started) {
-        pthread_mutex_lock(&srv->stop_lock);
-        srv->stopping = true;
-        pthread_cond_broadcast(&srv->stop_cond);
-        pthread_mutex_unlock(&srv->stop_lock);
         pthread_join(srv->retention_thread, NULL);
         srv->retention_started = false;
+    }
+    if (srv->watchdog_started) {
+        pthread_join(srv->watchdog_thread, NULL);
+        srv->watchdog_started = false;
     }
     srv->store = store_close(srv->store);
 }

@@ -25,13 +25,16 @@ struct server_config {
     const char *ingest_token;  /* --ingest-token: Bearer token required by /ingest; NULL = open */
     const char *read_token;    /* --read-token: token required by every other API; NULL = open */
     unsigned threads;          /* --threads 4: libmicrohttpd thread pool size (1..64) */
-    unsigned max_connections;  /* --max-connections 1000 */
-    unsigned timeout_s;        /* --timeout 30: idle connection timeout */
+    unsigned max_connections;  /* --max-connections 1000; lowered to fit RLIMIT_NOFILE */
+    unsigned timeout_s;        /* --timeout 30: idle connection timeout, and the longest a client
+                                  may take to send a request's headers (slowloris) */
     size_t max_body;           /* --max-body 16MiB: larger request bodies get 413 */
     double ingest_rate;        /* --ingest-rate N: uploads/s over all clients, then 429; 0 = off */
     unsigned retention_every_s;/* --retention-interval 60: seconds between retention passes */
     unsigned drain_s;          /* --drain-timeout 10: how long a SIGTERM waits for requests */
     bool quiet;                /* --quiet: no request log on stderr */
+    const char *cors_origin;   /* --cors-origin: the one origin allowed to call the read APIs
+                                  from a browser; NULL = no CORS header anywhere */
 };
 
 enum {
@@ -83,6 +86,19 @@ static inline const char *http_arg(const struct http_args *a, const char *key)
 /* http_reply_text() - fill @r with @status and a copy of @text (text/plain). 0 or -ENOMEM. */
 int http_reply_text(struct http_reply *r, unsigned status, const char *text);
 
+/*
+ * One open connection, tracked from accept to close (MHD_OPTION_NOTIFY_CONNECTION) so that the
+ * watchdog can close the ones that are slow to send a request and, near the connection limit,
+ * the oldest idle ones. Owned by the HTTP layer; fields under server.conn_lock.
+ */
+struct conn_track {
+    struct conn_track *prev, *next; /* in server.idle_head list, oldest first */
+    int fd;
+    double since;              /* CLOCK_MONOTONIC: accepted, or its last request completed */
+    bool waiting;              /* in the idle list: no request in progress */
+    bool closing;              /* shut down by us; MHD closes it */
+};
+
 /* The state every handler shares. One per server; no globals. */
 struct server {
     const struct server_config *cfg;
@@ -100,6 +116,14 @@ struct server {
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     bool stopping;
+    unsigned max_connections;  /* cfg->max_connections, lowered to fit RLIMIT_NOFILE */
+    char too_large_text[128];  /* the 413 message, naming the limit */
+    atomic_bool disk_full;     /* the last upload failed for lack of disk space (logged once) */
+    pthread_mutex_t conn_lock; /* guards the connection tracking below */
+    struct conn_track *idle_head, *idle_tail; /* connections waiting for a request */
+    unsigned n_conns;          /* tracked connections */
+    pthread_t watchdog_thread;
+    bool watchdog_started;
 };
 
 /*

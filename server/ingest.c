@@ -1051,6 +1051,11 @@ int ingest_run(struct store *st, const struct ingest_req *r, struct ingest_resul
             rc = fail(INGEST_E_FULL, msg, msglen, "the store is full (--max-disk)");
             goto out;
         }
+        if (rc == STORE_E_DISK_FULL) {
+            rc = fail(INGEST_E_DISK_FULL, msg, msglen,
+                      "disk full: no space left for the data directory; retry later");
+            goto out;
+        }
         if (rc < 0)
             goto out;
     }

@@ -30,6 +30,7 @@ enum {
     INGEST_E_BODY,      /* 422: the body does not parse as its format */
     INGEST_E_TOO_LARGE, /* 413: the body inflates beyond max_inflated */
     INGEST_E_FULL,      /* 507: the store is over max_disk even after dropping old data */
+    INGEST_E_DISK_FULL, /* 507: the file system of the data directory is full (nothing stored) */
 };
 
 /* What an accepted upload became. */

@@ -21,6 +21,9 @@ void metrics_init(struct metrics *m)
     atomic_init(&m->render_count, 0);
     atomic_init(&m->render_usec, 0);
     atomic_init(&m->requests, 0);
+    atomic_init(&m->conns_timed_out, 0);
+    atomic_init(&m->conns_evicted, 0);
+    atomic_init(&m->conns_open, 0);
 }
 
 void metrics_ingest(struct metrics *m, unsigned code, uint64_t bytes)
@@ -67,8 +70,17 @@ int metrics_write(struct metrics *m, struct store *st, FILE *out)
             "pyprof_ingest_samples_total %" PRIu64 "\n"
             "# HELP pyprof_http_requests_total HTTP requests answered.\n"
             "# TYPE pyprof_http_requests_total counter\n"
-            "pyprof_http_requests_total %" PRIu64 "\n",
-            get(&m->ingest_bytes), get(&m->ingest_samples), get(&m->requests));
+            "pyprof_http_requests_total %" PRIu64 "\n"
+            "# HELP pyprof_http_connections_closed_total Connections closed by the server: request"
+            " headers slower than --timeout, or idle ones closed near --max-connections.\n"
+            "# TYPE pyprof_http_connections_closed_total counter\n"
+            "pyprof_http_connections_closed_total{reason=\"timeout\"} %" PRIu64 "\n"
+            "pyprof_http_connections_closed_total{reason=\"evicted\"} %" PRIu64 "\n"
+            "# HELP pyprof_http_connections_open Connections open now.\n"
+            "# TYPE pyprof_http_connections_open gauge\n"
+            "pyprof_http_connections_open %" PRIu64 "\n",
+            get(&m->ingest_bytes), get(&m->ingest_samples), get(&m->requests),
+            get(&m->conns_timed_out), get(&m->conns_evicted), get(&m->conns_open));
     fputs("# HELP pyprof_render_duration_seconds Latency of /render and /render-diff.\n"
           "# TYPE pyprof_render_duration_seconds histogram\n",
           out);

@@ -24,6 +24,9 @@ struct metrics {
     atomic_uint_fast64_t render_count;
     atomic_uint_fast64_t render_usec;         /* sum of render latencies, microseconds */
     atomic_uint_fast64_t requests;            /* every request answered */
+    atomic_uint_fast64_t conns_timed_out;     /* closed: request headers too slow (--timeout) */
+    atomic_uint_fast64_t conns_evicted;       /* closed idle to make room (--max-connections) */
+    atomic_uint_fast64_t conns_open;          /* gauge: connections open now */
 };
 
 /* metrics_init() - zero every counter. */
@@ -39,7 +42,8 @@ void metrics_render(struct metrics *m, double seconds);
  * metrics_write() - the Prometheus text exposition (version 0.0.4) of @m, and of the store's
  * sizes when @st is non-NULL: pyprof_ingest_requests_total{code}, pyprof_ingest_bytes_total,
  * pyprof_ingest_samples_total, pyprof_render_duration_seconds (histogram),
- * pyprof_http_requests_total, pyprof_store_disk_bytes, pyprof_store_series,
+ * pyprof_http_requests_total, pyprof_http_connections_closed_total{reason},
+ * pyprof_http_connections_open, pyprof_store_disk_bytes, pyprof_store_series,
  * pyprof_store_profiles. Returns 0 or -EIO.
  */
 int metrics_write(struct metrics *m, struct store *st, FILE *out);

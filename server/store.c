@@ -1408,10 +1408,9 @@ int store_put(struct store *s, const struct series_key *key, int64_t from_s, int
             goto out;
     }
     r = exec(s->w.db, "BEGIN IMMEDIATE");
-    if (r)
-        goto out;
-    in_tx = true;
-    r = series_id(s, key, meta, &sid);
+    in_tx = !r;
+    if (!r)
+        r = series_id(s, key, meta, &sid);
     if (!r)
         r = insert_bucket(s, sid, 0, t, total, &enc->out);
     for (int level = 1; !r && level < STORE_N_LEVELS; level++)
@@ -1425,9 +1424,10 @@ int store_put(struct store *s, const struct series_key *key, int64_t from_s, int
         sqlite3_bind_int64(s->gen_bump, 3, sid);
         r = step_done(s->gen_bump);
     }
-    if (r)
-        goto out;
-    r = exec(s->w.db, "COMMIT");
+    if (!r)
+        r = exec(s->w.db, "COMMIT");
+    if (r == -ENOSPC)
+        r = STORE_E_DISK_FULL; /* SQLITE_FULL: the file system, not max_disk_bytes */
     if (r)
         goto out;
     in_tx = false; /* committed: the upload is durable */

@@ -78,6 +78,13 @@ struct store_stats {
 
 struct store;
 
+enum {
+    STORE_E_NONE = 0,
+    STORE_E_DISK_FULL, /* store_put(): the file system of the data directory is full (SQLite
+                          SQLITE_FULL / ENOSPC); nothing was stored, the database is intact,
+                          and puts succeed again once space returns */
+};
+
 /*
  * store_open() - open or create the store in @o->dir (SQLite in WAL mode). Durability: with the
  * default synchronous=NORMAL a commit is write()n to the WAL before store_put() returns, so an
@@ -96,7 +103,8 @@ struct store *store_close(struct store *s);
 /*
  * store_put() - store the samples of @agg (stacks with counts; thread info is dropped) for series
  * @key over [@from_s, @until_s) (unix seconds; until > from). Durable when it returns 0.
- * Returns 0, -ENOSPC when over max_disk_bytes even after dropping the oldest data, -EINVAL (bad
+ * Returns 0, -ENOSPC when over max_disk_bytes even after dropping the oldest data,
+ * STORE_E_DISK_FULL when the file system itself is full (the caller must handle it), -EINVAL (bad
  * key or times), -E2BIG (a stack deeper than STORE_MAX_DEPTH, a string longer than
  * STORE_MAX_STRING, or a tree over STORE_MAX_BLOB), or -errno. @agg is not modified; stacks with
  * count 0 are not stored. @meta may be NULL. Cost: encoding (outside any lock) plus one small

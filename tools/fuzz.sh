@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Fuzz the parsers of untrusted bytes (libFuzzer, tests/fuzz/fuzz-*.c), and run the unit tests
-# under ASan/UBSan.
+# under ASan/UBSan or valgrind.
 #   tools/fuzz.sh [--seconds N] [--report] [TARGET...]   fuzz each TARGET (default: all) N s
 #   tools/fuzz.sh --asan-units                           unit suite in a gcc ASan+UBSan build
+#   tools/fuzz.sh --valgrind-units BUILD_DIR             unit suite of BUILD_DIR under memcheck
 #   tools/fuzz.sh --list                                 print the target names
 # Fuzz build dir: $PYPROF_FUZZ_BUILD (default /tmp/pyprof-fuzz-build), configured with clang,
 # -Dfuzz=true -Db_sanitize=address,undefined. Seeds: tests/fuzz/corpus/TARGET/ (copied into a
-# scratch corpus per run); crashes found earlier: tests/fuzz/regressions/TARGET/ (replayed first).
+# scratch corpus per run; *.img.gz memory images are gunzipped there; tests/fuzz/gen-corpus.py
+# and tools/memimage-record.sh write some of them); crashes found earlier:
+# tests/fuzz/regressions/TARGET/ (replayed first).
 # Prints one line per target: "PASS fuzz-T: N execs in S s", "FAIL fuzz-T: ..." or "SKIP ...";
-# (--report: only those lines and failure details.) With --asan-units one "PASS|FAIL|SKIP asan-TEST" line per unit test. Exits 1 on any failure.
+# (--report: only those lines and failure details.) With --asan-units one "PASS|FAIL|SKIP
+# asan-TEST" line per unit test; with --valgrind-units one "PASS|FAIL|SKIP valgrind-TEST" line
+# (a definite, indirect or possible leak is a failure). Exits 1 on any failure.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +27,7 @@ for b in "$fbuild" "$abuild"; do
         rm -rf "$b"
     fi
 done
-seconds=60 report=0 asan=0 list=0 targets=()
+seconds=60 report=0 asan=0 list=0 valgrind="" targets=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -31,7 +36,8 @@ while [ $# -gt 0 ]; do
         --report) report=1; shift ;;
         --asan-units) asan=1; shift ;;
         --list) list=1; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --valgrind-units) valgrind=$2; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 64 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -45,6 +51,29 @@ all_targets() {
 }
 
 log() { [ "$report" -eq 1 ] || echo "$@"; }
+
+# One "PASS|FAIL|SKIP PREFIX-TEST" line per test of a meson test log; exits 1 if any failed.
+report_testlog() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+prefix, bad = sys.argv[1], 0
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    name, res = r["name"].split(" / ")[-1], r["result"]
+    if res == "OK":
+        print(f"PASS {prefix}-{name}")
+    elif res == "SKIP":
+        print(f"SKIP {prefix}-{name}")
+    else:
+        bad += 1
+        out = (r.get("stdout") or "") + (r.get("stderr") or "")
+        why = [l for l in out.splitlines() if "ERROR: AddressSanitizer" in l or "runtime error" in l
+               or "ERROR: LeakSanitizer" in l or "SUMMARY:" in l or "lost in" in l
+               or "Invalid " in l or "uninitialised" in l or "ERROR SUMMARY" in l][:3]
+        print(f"FAIL {prefix}-{name}: {res}" + (": " + " | ".join(why) if why else ""))
+sys.exit(1 if bad else 0)
+PY
+}
 
 # ---- ASan/UBSan unit tests (gcc) ----------------------------------------------------------------
 do_asan_units() {
@@ -74,24 +103,34 @@ do_asan_units() {
         tail -n 20 "$abuild/asan-units.log"
         echo "FAIL asan-units: meson test wrote no log (exit $rc)"; return 1
     fi
-    python3 - "$abuild/meson-logs/testlog.json" <<'PY'
-import json, sys
-bad = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    name, res = r["name"].split(" / ")[-1], r["result"]
-    if res == "OK":
-        print(f"PASS asan-{name}")
-    elif res == "SKIP":
-        print(f"SKIP asan-{name}")
-    else:
-        bad += 1
-        out = (r.get("stdout") or "") + (r.get("stderr") or "")
-        why = [l for l in out.splitlines() if "ERROR: AddressSanitizer" in l or "runtime error" in l
-               or "ERROR: LeakSanitizer" in l or "SUMMARY:" in l][:3]
-        print(f"FAIL asan-{name}: {res}" + (": " + " | ".join(why) if why else ""))
-sys.exit(1 if bad else 0)
-PY
+    report_testlog asan "$abuild/meson-logs/testlog.json"
+}
+
+# ---- valgrind memcheck over the unit tests of an existing build --------------------------------
+do_valgrind_units() {
+    local b=$1 rc=0 vg log slow=store tests
+    if ! command -v valgrind >/dev/null; then
+        echo "SKIP valgrind-units: valgrind not installed (apt-get install valgrind)"; return 0
+    fi
+    if [ ! -f "$b/build.ninja" ]; then
+        echo "FAIL valgrind-units: $b is not a meson build dir"; return 1
+    fi
+    # Still-reachable blocks (globals, libc/sqlite caches) are not leaks; everything else is.
+    vg="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible"
+    vg+=" --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1"
+    # store: SQLite's B-tree work takes ~5 minutes under memcheck; asan-store covers it.
+    mapfile -t tests < <(meson test -C "$b" --suite unit --list 2>/dev/null |
+                         sed -nE 's#^.* / ([^ ]+)$#\1#p' | grep -vx "${slow}")
+    rm -f "$b"/meson-logs/vg-*.json
+    meson test -C "$b" --suite unit --no-rebuild --print-errorlogs --timeout-multiplier 10 \
+        --logbase vg --wrap="$vg" "${tests[@]}" >"$b/valgrind-units.log" 2>&1 || rc=$?
+    log=$(ls "$b"/meson-logs/vg-*.json 2>/dev/null | head -n 1)
+    if [ -z "$log" ]; then
+        tail -n 20 "$b/valgrind-units.log"
+        echo "FAIL valgrind-units: meson test wrote no log (exit $rc)"; return 1
+    fi
+    echo "SKIP valgrind-${slow}: too slow under memcheck (asan-${slow} runs it)"
+    report_testlog valgrind "$log"
 }
 
 # ---- libFuzzer ----------------------------------------------------------------------------------
@@ -113,7 +152,8 @@ fuzz_build() {
               -Dc_args=-fsanitize=fuzzer-no-link -Dtrace_errors=false 2>&1) || {
             echo "$out" | tail -n 20; why="meson setup failed"; return 1; }
     fi
-    # Only the targets meson defined (fuzz-labels/fuzz-ingest need the server's libraries).
+    # Only the targets meson defined (labels, ingest, multipart, speedscope and query need the
+    # server's libraries).
     defined=$(ninja -C "$fbuild" -t targets all 2>/dev/null |
               sed -nE 's#^tests/fuzz/(fuzz-[a-z0-9_-]+): .*#\1#p' | sort -u)
     for t in "${targets[@]}"; do
@@ -150,6 +190,10 @@ fuzz_one() {
     work=$(mktemp -d "$fbuild/run-$t.XXXXXX")
     mkdir -p "$work/corpus" "$fbuild/artifacts/$t"
     [ -d "$here/tests/fuzz/corpus/$t" ] && cp -r "$here/tests/fuzz/corpus/$t/." "$work/corpus/"
+    # Memory images (fuzz-walk) are stored gzipped; the target reads them raw.
+    for f in "$work/corpus"/*.img.gz; do
+        [ -f "$f" ] && gzip -d "$f"
+    done
     flog="$fbuild/fuzz-$t.log"
     log "== fuzz-$t: ${seconds}s, log $flog"
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
@@ -192,4 +236,5 @@ do_fuzz() {
 
 if [ "$list" -eq 1 ]; then all_targets; exit 0; fi
 if [ "$asan" -eq 1 ]; then do_asan_units; exit; fi
+if [ -n "$valgrind" ]; then do_valgrind_units "$valgrind"; exit; fi
 do_fuzz

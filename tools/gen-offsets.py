@@ -31,14 +31,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFFSETS_H = os.path.join(ROOT, "collector", "py", "offsets.h")
 MINORS = range(8, 14)
 
-# Facts no header carries: how frames are linked, what lasti counts, which line table.
+# Facts no header carries: how frames are linked, what lasti counts, which line table, how an
+# instance finds its dict, how an int stores its size.
 MODELS = {
-    8: ("PY_FRAMES_HEAP", "PY_LASTI_BYTES", "PY_LINES_LNOTAB"),
-    9: ("PY_FRAMES_HEAP", "PY_LASTI_BYTES", "PY_LINES_LNOTAB"),
-    10: ("PY_FRAMES_HEAP", "PY_LASTI_UNITS", "PY_LINES_PEP626"),
-    11: ("PY_FRAMES_CHUNKED", "PY_LASTI_PREV_INSTR", "PY_LINES_PEP657"),
-    12: ("PY_FRAMES_CHUNKED", "PY_LASTI_PREV_INSTR", "PY_LINES_PEP657"),
-    13: ("PY_FRAMES_CHUNKED", "PY_LASTI_INSTR_PTR", "PY_LINES_PEP657"),
+    8: ("PY_FRAMES_HEAP", "PY_LASTI_BYTES", "PY_LINES_LNOTAB", "PY_INSTDICT_OFFSET",
+        "PY_LONG_OB_SIZE"),
+    9: ("PY_FRAMES_HEAP", "PY_LASTI_BYTES", "PY_LINES_LNOTAB", "PY_INSTDICT_OFFSET",
+        "PY_LONG_OB_SIZE"),
+    10: ("PY_FRAMES_HEAP", "PY_LASTI_UNITS", "PY_LINES_PEP626", "PY_INSTDICT_OFFSET",
+         "PY_LONG_OB_SIZE"),
+    11: ("PY_FRAMES_CHUNKED", "PY_LASTI_PREV_INSTR", "PY_LINES_PEP657", "PY_INSTDICT_MANAGED",
+         "PY_LONG_OB_SIZE"),
+    12: ("PY_FRAMES_CHUNKED", "PY_LASTI_PREV_INSTR", "PY_LINES_PEP657", "PY_INSTDICT_TAGGED",
+         "PY_LONG_LV_TAG"),
+    13: ("PY_FRAMES_CHUNKED", "PY_LASTI_INSTR_PTR", "PY_LINES_PEP657", "PY_INSTDICT_INLINE",
+         "PY_LONG_LV_TAG"),
 }
 
 REAL_PROBE = r"""
@@ -52,6 +59,13 @@ REAL_PROBE = r"""
 #if PY_VERSION_HEX >= 0x03090000
 #include "internal/pycore_interp.h"
 #include "internal/pycore_runtime.h"
+#endif
+#if PY_VERSION_HEX >= 0x030A0000
+#include "internal/pycore_moduleobject.h"
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+#include "internal/pycore_dict.h"
+#include "internal/pycore_object.h"
 #endif
 #include <stddef.h>
 #include <stdint.h>
@@ -201,8 +215,112 @@ int main(void)
 
     P("bytes_size", OFF(PyBytesObject, ob_base.ob_size));
     P("bytes_sval", OFF(PyBytesObject, ob_sval));
+
+    /* threadinfo.c: the GIL holder */
+#if PY_VERSION_HEX < 0x030C0000
+    P("runtime_tstate_current", OFF(_PyRuntimeState, gilstate.tstate_current));
+    NONE("interp_ceval_gil");
+    NONE("gil_locked");
+    NONE("gil_last_holder");
+#else
+    NONE("runtime_tstate_current");
+    P("interp_ceval_gil", OFF(PyInterpreterState, ceval.gil));
+    P("gil_locked", OFF(struct _gil_runtime_state, locked));
+    P("gil_last_holder", OFF(struct _gil_runtime_state, last_holder));
+#endif
+
+    /* threadinfo.c: thread names */
+#if PY_VERSION_HEX < 0x030C0000
+    P("interp_modules", OFF(PyInterpreterState, modules));
+#else
+    P("interp_modules", OFF(PyInterpreterState, imports.modules));
+#endif
+    P("object_type", OFF(PyObject, ob_type));
+    P("type_name", OFF(PyTypeObject, tp_name));
+    P("type_basicsize", OFF(PyTypeObject, tp_basicsize));
+    P("type_flags", OFF(PyTypeObject, tp_flags));
+    P("type_dictoffset", OFF(PyTypeObject, tp_dictoffset));
+    P("type_cached_keys", OFF(PyHeapTypeObject, ht_cached_keys));
+    P("dict_keys", OFF(PyDictObject, ma_keys));
+    P("dict_values", OFF(PyDictObject, ma_values));
+#if PY_VERSION_HEX >= 0x030A0000
+    P("module_dict", OFF(PyModuleObject, md_dict));
+#endif
+#if PY_VERSION_HEX < 0x030B0000
+    /* dk_size, dk_nentries, dk_indices: Objects/dict-common.h is not installed (live probe) */
+    NONE("dictkeys_index_bytes");
+    NONE("dictkeys_kind");
+    NONE("dictvalues_valid");
+    P("dictvalues_values", 0); /* ma_values is the PyObject ** array itself */
+    P("tpflags_managed_dict", 0);
+    P("tpflags_inline_values", 0);
+    NONE("obj_managed_dict");
+    NONE("obj_managed_values");
+#else
+    P("dictkeys_size", OFF(PyDictKeysObject, dk_log2_size));
+    P("dictkeys_index_bytes", OFF(PyDictKeysObject, dk_log2_index_bytes));
+    P("dictkeys_kind", OFF(PyDictKeysObject, dk_kind));
+    P("dictkeys_nentries", OFF(PyDictKeysObject, dk_nentries));
+    P("dictkeys_indices", OFF(PyDictKeysObject, dk_indices));
+    P("dictvalues_values", OFF(PyDictValues, values));
+    P("tpflags_managed_dict", Py_TPFLAGS_MANAGED_DICT);
+    {
+        /* the helpers only do pointer arithmetic (the probe is built with NDEBUG) */
+        PyObject *o = (PyObject *)(uintptr_t)4096;
+#if PY_VERSION_HEX < 0x030C0000
+        P("obj_managed_dict", (char *)o - (char *)_PyObject_ManagedDictPointer(o));
+        P("obj_managed_values", (char *)o - (char *)_PyObject_ValuesPointer(o));
+#elif PY_VERSION_HEX < 0x030D0000
+        P("obj_managed_dict", (char *)o - (char *)_PyObject_DictOrValuesPointer(o));
+        NONE("obj_managed_values");
+#else
+        P("obj_managed_dict", (char *)o - (char *)_PyObject_ManagedDictPointer(o));
+        NONE("obj_managed_values");
+#endif
+    }
+#if PY_VERSION_HEX < 0x030D0000
+    NONE("dictvalues_valid");
+    P("tpflags_inline_values", 0);
+#else
+    P("dictvalues_valid", OFF(PyDictValues, valid));
+    P("tpflags_inline_values", Py_TPFLAGS_INLINE_VALUES);
+#endif
+#endif
+#if PY_VERSION_HEX < 0x030C0000
+    P("long_size", OFF(PyLongObject, ob_base.ob_size));
+    P("long_digits", OFF(PyLongObject, ob_digit));
+#else
+    P("long_size", OFF(PyLongObject, long_value.lv_tag));
+    P("long_digits", OFF(PyLongObject, long_value.ob_digit));
+#endif
+    printf("# digit bits %d\n", (int)PyLong_SHIFT);
     return 0;
 }
+"""
+
+# What the installed headers of 3.8 .. 3.10 do not define (struct _dictkeysobject lives in
+# Objects/dict-common.h, PyModuleObject in Objects/moduleobject.c before 3.10): found in the
+# running interpreter with ctypes, by looking for known values in known objects.
+LIVE_PROBE = r"""
+import ctypes, sys
+ma_keys = int(sys.argv[1])
+def word(addr):
+    return ctypes.c_ssize_t.from_address(addr).value
+mod = sys.modules["os"]
+print("module_dict", [word(id(mod) + 8 * i) for i in range(8)].index(id(mod.__dict__)) * 8)
+d = {}
+for i in range(5):
+    d["key%d" % i] = i
+keys = word(id(d) + ma_keys)
+w = [word(keys + 8 * i) for i in range(5)]
+size, nentries = w.index(8) * 8, w.index(5) * 8
+print("dictkeys_size", size)
+print("dictkeys_nentries", nentries)
+first = id(list(d)[0])
+for off in range(nentries + 8, 128, 8):
+    if word(keys + off + 8 + 8) == first:  # 8 one-byte indices, then {hash, key, value}
+        print("dictkeys_indices", off)
+        break
 """
 
 
@@ -387,12 +505,21 @@ def main():
             version, prefix = versions[minor]
             inc = os.path.join(prefix, "include", "python3.%d" % minor)
             real = os.path.join(tmp, "real-3.%d" % minor)
-            run([args.cc, "-std=gnu11", "-w", "-I", inc, "-I", os.path.join(inc, "internal"),
-                 real_c, "-o", real])
+            run([args.cc, "-std=gnu11", "-w", "-DNDEBUG", "-I", inc, "-I",
+                 os.path.join(inc, "internal"), real_c, "-o", real])
             real_out = run([real])
             want = parse_lines(real_out)
-            frames, lasti, lines = MODELS[minor]
-            want.update(frames=frames, lasti=lasti, lines=lines)
+            frames, lasti, lines, instdicts, longs = MODELS[minor]
+            want.update(frames=frames, lasti=lasti, lines=lines, instdicts=instdicts, longs=longs)
+            missing = [k for k in ("module_dict", "dictkeys_size", "dictkeys_nentries",
+                                   "dictkeys_indices") if k not in want]
+            if missing:
+                python = os.path.join(prefix, "bin", "python3.%d" % minor)
+                live = parse_lines(run([python, "-c", LIVE_PROBE, want["dict_keys"]]))
+                for k in missing:
+                    if k in live:
+                        want[k] = live[k]
+                print("3.%d: %s from the running interpreter (ctypes)" % (minor, ", ".join(missing)))
 
             cmd = [ours, "3", str(minor)]
             source = "offsets_for_version"

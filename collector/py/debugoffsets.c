@@ -7,6 +7,7 @@
 #include "py/debugoffsets.h"
 
 #define MIB (1u << 20)
+#define GIL_STATE_MAX 256 /* bytes of struct _gil_runtime_state before locked and last_holder */
 
 /* The image must fit in what callers read (a compile-time check of DEBUGOFFSETS_READ_SIZE). */
 _Static_assert(sizeof(struct py_debug_offsets_v3_13) <= DEBUGOFFSETS_READ_SIZE,
@@ -157,6 +158,47 @@ static void fill_v3_13(const struct py_debug_offsets_v3_13 *d, struct py_offsets
 
     out->bytes_size = (uint32_t)d->bytes_object.ob_size;
     out->bytes_sval = (uint32_t)d->bytes_object.ob_sval;
+
+    /*
+     * The GIL holder: the image gives the interpreter's own _gil (gil_runtime_state) and its
+     * locked / last_holder members as offsets in PyInterpreterState, but a subinterpreter that
+     * shares the main GIL points ceval.gil elsewhere; keep the members relative to the struct
+     * (checked in debugoffsets_parse()) and follow ceval.gil.
+     */
+    out->runtime_tstate_current = PY_NO_FIELD;
+    out->interp_ceval_gil = (uint32_t)d->interpreter_state.ceval_gil;
+    out->gil_locked = (uint32_t)(d->interpreter_state.gil_runtime_state_locked -
+                                 d->interpreter_state.gil_runtime_state);
+    out->gil_last_holder = (uint32_t)(d->interpreter_state.gil_runtime_state_holder -
+                                      d->interpreter_state.gil_runtime_state);
+
+    /* Thread names: the image has sys.modules, tp_name, tp_flags, ma_keys, ma_values and the
+     * int layout; keys objects, values, modules and heap types come from the v3_13 copies. */
+    out->instdicts = PY_INSTDICT_INLINE;
+    out->longs = PY_LONG_LV_TAG;
+    out->interp_modules = (uint32_t)d->interpreter_state.imports_modules;
+    out->object_type = (uint32_t)d->pyobject.ob_type;
+    out->type_name = (uint32_t)d->type_object.tp_name;
+    out->type_basicsize = offsetof(struct py_type_object_v3_13, tp_basicsize);
+    out->type_flags = (uint32_t)d->type_object.tp_flags;
+    out->type_dictoffset = offsetof(struct py_type_object_v3_13, tp_dictoffset);
+    out->type_cached_keys = offsetof(struct py_heap_type_object_v3_13, ht_cached_keys);
+    out->tpflags_managed_dict = PY_TPFLAGS_MANAGED_DICT_V3_13;
+    out->tpflags_inline_values = PY_TPFLAGS_INLINE_VALUES_V3_13;
+    out->obj_managed_dict = PY_MANAGED_DICT_BEFORE_V3_13;
+    out->obj_managed_values = PY_NO_FIELD;
+    out->module_dict = offsetof(struct py_module_object_v3_13, md_dict);
+    out->dict_keys = (uint32_t)d->dict_object.ma_keys;
+    out->dict_values = (uint32_t)d->dict_object.ma_values;
+    out->dictkeys_size = offsetof(struct py_dict_keys_object_v3_13, dk_log2_size);
+    out->dictkeys_index_bytes = offsetof(struct py_dict_keys_object_v3_13, dk_log2_index_bytes);
+    out->dictkeys_kind = offsetof(struct py_dict_keys_object_v3_13, dk_kind);
+    out->dictkeys_nentries = offsetof(struct py_dict_keys_object_v3_13, dk_nentries);
+    out->dictkeys_indices = offsetof(struct py_dict_keys_object_v3_13, dk_indices);
+    out->dictvalues_valid = offsetof(struct py_dict_values_v3_13, valid);
+    out->dictvalues_values = offsetof(struct py_dict_values_v3_13, values);
+    out->long_size = (uint32_t)d->long_object.lv_tag;
+    out->long_digits = (uint32_t)d->long_object.ob_digit;
 }
 
 int debugoffsets_version(const void *buf, size_t len, uint64_t *out_hex)
@@ -197,6 +239,14 @@ int debugoffsets_parse(const void *buf, size_t len, struct py_offsets *out)
     /* PyUnicodeObject = PyCompactUnicodeObject + data pointer = PyASCIIObject + 3 words */
     if (d.unicode_object.asciiobject_size < d.unicode_object.state + sizeof(uint32_t) ||
         d.unicode_object.asciiobject_size + COMPACT_EXTRA + sizeof(void *) > d.unicode_object.size)
+        return OFFSETS_E_BAD;
+    /* locked (int) and last_holder (pointer) inside the interpreter's own struct _gil_runtime_state */
+    if (d.interpreter_state.gil_runtime_state_locked < d.interpreter_state.gil_runtime_state ||
+        d.interpreter_state.gil_runtime_state_holder < d.interpreter_state.gil_runtime_state ||
+        d.interpreter_state.gil_runtime_state_locked - d.interpreter_state.gil_runtime_state >=
+            GIL_STATE_MAX ||
+        d.interpreter_state.gil_runtime_state_holder - d.interpreter_state.gil_runtime_state >=
+            GIL_STATE_MAX)
         return OFFSETS_E_BAD;
     fill_v3_13(&d, out);
     return OFFSETS_E_NONE;

@@ -108,12 +108,61 @@
     .bytes_size = OFF(py_bytes_object_##v, ob_base.ob_size),                                       \
     .bytes_sval = OFF(py_bytes_object_##v, ob_sval)
 
+/* Thread state and names (threadinfo.c): fields that every version up to 3.12 has. */
+#define THREADINFO_COMMON(v)                                                                       \
+    .object_type = OFF(py_object_##v, ob_type),                                                    \
+    .type_name = OFF(py_type_object_##v, tp_name),                                                 \
+    .type_basicsize = OFF(py_type_object_##v, tp_basicsize),                                       \
+    .type_flags = OFF(py_type_object_##v, tp_flags),                                               \
+    .type_dictoffset = OFF(py_type_object_##v, tp_dictoffset),                                     \
+    .type_cached_keys = OFF(py_heap_type_object_##v, ht_cached_keys),                              \
+    .module_dict = OFF(py_module_object_##v, md_dict),                                             \
+    .dict_keys = OFF(py_dict_object_##v, ma_keys),                                                 \
+    .dict_values = OFF(py_dict_object_##v, ma_values),                                             \
+    .dictkeys_nentries = OFF(py_dict_keys_object_##v, dk_nentries),                                \
+    .dictkeys_indices = OFF(py_dict_keys_object_##v, dk_indices),                                  \
+    .dictvalues_valid = PY_NO_FIELD,                                                               \
+    .tpflags_inline_values = 0
+
+/* <= 3.11: one GIL per runtime; the current thread state is NULL while nobody holds it. */
+#define GIL_PER_RUNTIME(v)                                                                         \
+    .runtime_tstate_current = OFF(py_runtime_state_##v, gilstate.tstate_current),                  \
+    .interp_ceval_gil = PY_NO_FIELD,                                                               \
+    .gil_locked = PY_NO_FIELD,                                                                     \
+    .gil_last_holder = PY_NO_FIELD
+
+/* <= 3.10: dicts with dk_size and a tp_dictoffset instance dict; ints with a signed ob_size. */
+#define THREADINFO_OLD(v)                                                                          \
+    THREADINFO_COMMON(v),                                                                          \
+    GIL_PER_RUNTIME(v),                                                                            \
+    .interp_modules = OFF(py_interpreter_state_##v, modules),                                      \
+    .instdicts = PY_INSTDICT_OFFSET,                                                               \
+    .longs = PY_LONG_OB_SIZE,                                                                      \
+    .tpflags_managed_dict = 0,                                                                     \
+    .obj_managed_dict = PY_NO_FIELD,                                                               \
+    .obj_managed_values = PY_NO_FIELD,                                                             \
+    .dictkeys_size = OFF(py_dict_keys_object_##v, dk_size),                                        \
+    .dictkeys_index_bytes = PY_NO_FIELD,                                                           \
+    .dictkeys_kind = PY_NO_FIELD,                                                                  \
+    .dictvalues_values = 0,                                                                        \
+    .long_size = OFF(py_long_object_##v, ob_base.ob_size),                                         \
+    .long_digits = OFF(py_long_object_##v, ob_digit)
+
+/* 3.11, 3.12: dicts with log2 sizes and a key kind; values in a separate PyDictValues. */
+#define THREADINFO_NEW_DICTS(v)                                                                    \
+    THREADINFO_COMMON(v),                                                                          \
+    .dictkeys_size = OFF(py_dict_keys_object_##v, dk_log2_size),                                   \
+    .dictkeys_index_bytes = OFF(py_dict_keys_object_##v, dk_log2_index_bytes),                     \
+    .dictkeys_kind = OFF(py_dict_keys_object_##v, dk_kind),                                        \
+    .dictvalues_values = OFF(py_dict_values_##v, values)
+
 static const struct py_offsets py_3_8 = {
     .major = 3,
     .minor = 8,
     .lasti = PY_LASTI_BYTES,
     .lines = PY_LINES_LNOTAB,
     HEAP_FRAMES(v3_8),
+    THREADINFO_OLD(v3_8),
     .code_read_size = MAX3(MAX2(END(py_code_object_v3_8, co_filename),
                                 END(py_code_object_v3_8, co_name)),
                            END(py_code_object_v3_8, co_firstlineno),
@@ -127,6 +176,7 @@ static const struct py_offsets py_3_9 = {
     .lasti = PY_LASTI_BYTES,
     .lines = PY_LINES_LNOTAB,
     HEAP_FRAMES(v3_9),
+    THREADINFO_OLD(v3_9),
     .code_read_size = MAX3(MAX2(END(py_code_object_v3_9, co_filename),
                                 END(py_code_object_v3_9, co_name)),
                            END(py_code_object_v3_9, co_firstlineno),
@@ -140,6 +190,7 @@ static const struct py_offsets py_3_10 = {
     .lasti = PY_LASTI_UNITS,
     .lines = PY_LINES_PEP626,
     HEAP_FRAMES(v3_10),
+    THREADINFO_OLD(v3_10),
     .code_read_size = MAX3(MAX2(END(py_code_object_v3_10, co_filename),
                                 END(py_code_object_v3_10, co_name)),
                            END(py_code_object_v3_10, co_firstlineno),
@@ -159,6 +210,16 @@ static const struct py_offsets py_3_11 = {
     .frame_owner = PY_NO_FIELD,
     .frame_is_entry = OFF(py_interpreter_frame_v3_11, is_entry),
     .owner_cstack = UINT8_MAX,
+    THREADINFO_NEW_DICTS(v3_11),
+    GIL_PER_RUNTIME(v3_11),
+    .interp_modules = OFF(py_interpreter_state_v3_11, modules),
+    .instdicts = PY_INSTDICT_MANAGED,
+    .longs = PY_LONG_OB_SIZE,
+    .tpflags_managed_dict = PY_TPFLAGS_MANAGED_DICT_V3_11,
+    .obj_managed_dict = PY_MANAGED_DICT_BEFORE_V3_11,
+    .obj_managed_values = PY_MANAGED_VALUES_BEFORE_V3_11,
+    .long_size = OFF(py_long_object_v3_11, ob_base.ob_size),
+    .long_digits = OFF(py_long_object_v3_11, ob_digit),
 };
 
 /* 3.12: shim frames owned by the C stack mark the C -> Python boundary. */
@@ -173,6 +234,20 @@ static const struct py_offsets py_3_12 = {
     .frame_owner = OFF(py_interpreter_frame_v3_12, owner),
     .frame_is_entry = PY_NO_FIELD,
     .owner_cstack = FRAME_OWNED_BY_CSTACK_V3_12,
+    THREADINFO_NEW_DICTS(v3_12),
+    /* The per-interpreter GIL: ceval.gil points at this interpreter's _gil or the main one's. */
+    .runtime_tstate_current = PY_NO_FIELD,
+    .interp_ceval_gil = OFF(py_interpreter_state_v3_12, ceval.gil),
+    .gil_locked = OFF(py_gil_runtime_state_v3_12, locked),
+    .gil_last_holder = OFF(py_gil_runtime_state_v3_12, last_holder),
+    .interp_modules = OFF(py_interpreter_state_v3_12, imports.modules),
+    .instdicts = PY_INSTDICT_TAGGED,
+    .longs = PY_LONG_LV_TAG,
+    .tpflags_managed_dict = PY_TPFLAGS_MANAGED_DICT_V3_12,
+    .obj_managed_dict = PY_MANAGED_DICT_BEFORE_V3_12,
+    .obj_managed_values = PY_NO_FIELD,
+    .long_size = OFF(py_long_object_v3_12, long_value.lv_tag),
+    .long_digits = OFF(py_long_object_v3_12, long_value.ob_digit),
 };
 
 int offsets_for_version(unsigned major, unsigned minor, const struct py_offsets **out)

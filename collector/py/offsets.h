@@ -34,6 +34,23 @@ enum py_linetable_model {
     PY_LINES_PEP657,       /* 3.11+: co_linetable location table */
 };
 
+/* How an instance finds its attribute dict (threadinfo.c reads Thread._name through it). */
+enum py_instdict_model {
+    PY_INSTDICT_OFFSET = 1, /* <= 3.10: a dict pointer at obj + tp_dictoffset */
+    PY_INSTDICT_MANAGED,    /* 3.11 Py_TPFLAGS_MANAGED_DICT: dict pointer obj_managed_dict bytes
+                               before the object, values pointer obj_managed_values before it */
+    PY_INSTDICT_TAGGED,     /* 3.12 Py_TPFLAGS_MANAGED_DICT: one word obj_managed_dict bytes before
+                               the object, a dict pointer or (low bit set) values pointer - 1 */
+    PY_INSTDICT_INLINE,     /* 3.13+: dict pointer obj_managed_dict bytes before the object; if
+                               NULL and Py_TPFLAGS_INLINE_VALUES, values at obj + tp_basicsize */
+};
+
+/* How an int stores its size and sign. Digits are 30 bits in a uint32_t in every version. */
+enum py_long_model {
+    PY_LONG_OB_SIZE = 1,    /* <= 3.11: ob_size, negative for negative numbers, = number of digits */
+    PY_LONG_LV_TAG,         /* 3.12+: lv_tag = digits << 3 | sign (0 positive, 1 zero, 2 negative) */
+};
+
 #define PY_NO_FIELD UINT32_MAX /* a field that this version does not have */
 
 struct py_offsets {
@@ -107,6 +124,49 @@ struct py_offsets {
     /* bytes */
     uint32_t bytes_size;                 /* ob_size */
     uint32_t bytes_sval;                 /* ob_sval */
+
+    /* The GIL holder (threadinfo.c): one GIL per runtime up to 3.11, per interpreter from 3.12 */
+    uint32_t runtime_tstate_current;     /* gilstate.tstate_current (<= 3.11; NULL while no thread
+                                            holds the GIL); PY_NO_FIELD from 3.12 */
+    uint32_t interp_ceval_gil;           /* ceval.gil, struct _gil_runtime_state * (3.12+) */
+    uint32_t gil_locked;                 /* int locked in struct _gil_runtime_state (3.12+) */
+    uint32_t gil_last_holder;            /* PyThreadState *last_holder in it (3.12+) */
+
+    /*
+     * Thread names (threadinfo.c): sys.modules['threading']._active[ident]._name. Dicts: with
+     * dictkeys_kind PY_NO_FIELD (<= 3.10) the keys object holds dk_size indices of
+     * 1/2/4/8 bytes by dk_size, then {hash, key, value} entries; from 3.11 it holds
+     * 1 << dk_log2_index_bytes bytes of indices, then {key, value} entries if dk_kind is not 0
+     * (DICT_KEYS_GENERAL), else {hash, key, value}. Split tables keep the values apart.
+     */
+    enum py_instdict_model instdicts;
+    enum py_long_model longs;
+    uint32_t interp_modules;             /* modules (<= 3.11) or imports.modules: sys.modules */
+    uint32_t object_type;                /* ob_type */
+    uint32_t type_name;                  /* tp_name (const char *) */
+    uint32_t type_basicsize;             /* tp_basicsize */
+    uint32_t type_flags;                 /* tp_flags (unsigned long) */
+    uint32_t type_dictoffset;            /* tp_dictoffset (Py_ssize_t) */
+    uint32_t type_cached_keys;           /* PyHeapTypeObject.ht_cached_keys */
+    uint32_t tpflags_managed_dict;       /* Py_TPFLAGS_MANAGED_DICT (3.11+), 0 before */
+    uint32_t tpflags_inline_values;      /* Py_TPFLAGS_INLINE_VALUES (3.13+), 0 before */
+    uint32_t obj_managed_dict;           /* bytes before an object of its managed dict word
+                                            (3.11+); PY_NO_FIELD before */
+    uint32_t obj_managed_values;         /* bytes before an object of its values pointer (3.11
+                                            only); PY_NO_FIELD otherwise */
+    uint32_t module_dict;                /* md_dict */
+    uint32_t dict_keys;                  /* ma_keys */
+    uint32_t dict_values;                /* ma_values */
+    uint32_t dictkeys_size;              /* Py_ssize_t dk_size (<= 3.10), uint8_t dk_log2_size */
+    uint32_t dictkeys_index_bytes;       /* uint8_t dk_log2_index_bytes (3.11+) */
+    uint32_t dictkeys_kind;              /* uint8_t dk_kind (3.11+) */
+    uint32_t dictkeys_nentries;          /* dk_nentries */
+    uint32_t dictkeys_indices;           /* dk_indices */
+    uint32_t dictvalues_valid;           /* uint8_t valid of PyDictValues (3.13+) */
+    uint32_t dictvalues_values;          /* values[] of PyDictValues (<= 3.10: ma_values is the
+                                            PyObject ** array itself, 0) */
+    uint32_t long_size;                  /* ob_size (<= 3.11) or lv_tag */
+    uint32_t long_digits;                /* ob_digit */
 };
 
 enum {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include "py/linetable.h"
 #include "py/pystr.h"
 #include "py/walk.h"
+#include "sys/tracer.h"
+#include "sys/unwind.h"
 
 /*
  * The per-sample path, for each thread:
@@ -47,6 +50,7 @@ enum {
     RESOLVE_SKIP,   /* not a code object where one may legitimately be something else (3.13+) */
 };
 
+#define NATIVE_CACHE_MAX 65536 /* native PCs with their frame ids */
 #define CODE_SNAP_MAX 64 /* bytes of a code object compared to detect a reused address */
 
 struct code_entry {
@@ -84,6 +88,7 @@ struct chunk_copy {
 struct raw_frame {
     uint64_t code;
     int64_t addr;          /* byte offset of the instruction into the code, < 0: not started */
+    bool entry;            /* first frame of its eval-loop call (native merge boundary) */
 };
 
 struct walker {
@@ -140,6 +145,16 @@ struct walker {
     struct raw_frame raw[WALK_MAX_DEPTH];
     uint64_t top_back;              /* previous-frame pointer of the walk's top frame */
     uint32_t fids[WALK_MAX_DEPTH + 1];
+    bool fid_entry[WALK_MAX_DEPTH + 1];
+    uint8_t ts_stopped[FRAME_BUF];  /* native mode: the thread state re-read after the stop */
+
+    /* Native mode (walker_set_native): NULL tracer when off. */
+    struct tracer *tracer;
+    struct unwinder *unwinder;
+    bool native_all;
+    struct pp_u64map *native_cache;  /* ip * 2 + is_return -> fid | kind << 32 */
+    uint64_t ips[UNWIND_MAX_DEPTH];
+    uint32_t merged[WALK_MAX_DEPTH + 1 + UNWIND_MAX_DEPTH];
     uint8_t *chunk_buf;
     size_t chunk_cap;
     struct chunk_copy chunks[WALK_MAX_CHUNKS];
@@ -895,13 +910,22 @@ static int walk_frames(struct walker *w, uint64_t top, size_t *n_out, bool *trun
         f = get_u64(fb, o->frame_previous);
         if (!n)
             w->top_back = f;
-        /* Shim frames (3.12+) mark C-stack entries; they run no Python code. */
-        if (o->frame_owner != PY_NO_FIELD && fb[o->frame_owner] == o->owner_cstack)
+        /*
+         * Shim frames (3.12+) mark C-stack entries; they run no Python code, and the frame they
+         * were pushed for is the first of its eval-loop call.
+         */
+        if (o->frame_owner != PY_NO_FIELD && fb[o->frame_owner] == o->owner_cstack) {
+            if (n)
+                w->raw[n - 1].entry = true;
             continue;
+        }
         if (!code || (code & 7))
             return WALK_BAD;
         w->raw[n].code = code;
         w->raw[n].addr = frame_addr(w, fb, code);
+        /* <= 3.10: each frame has its own eval-loop call; 3.11: is_entry says so. */
+        w->raw[n].entry = o->frames == PY_FRAMES_HEAP ||
+                          (o->frame_is_entry != PY_NO_FIELD && fb[o->frame_is_entry]);
         n++;
     }
     *n_out = n;
@@ -1065,36 +1089,174 @@ static int check_codes(struct walker *w, size_t n)
     return 0;
 }
 
+/* The frame id and kind of the native frame at @ip, interned on first sight. */
+static int native_frame(struct walker *w, uint64_t ip, bool is_return, uint32_t *fid,
+                        enum unwind_kind *kind)
+{
+    uint64_t key = ip * 2 + (is_return ? 1 : 0), v;
+    struct unwind_sym sym;
+    struct pp_frame f = { .line = 0, .origin = PP_ORIGIN_NATIVE };
+    struct pp_strtab *st = pp_agg_strtab(w->agg);
+    char hex[32];
+    const char *name;
+    int r;
+
+    if (!pp_u64map_get(w->native_cache, key, &v)) {
+        *fid = (uint32_t)v;
+        *kind = (enum unwind_kind)(v >> 32);
+        return 0;
+    }
+    r = unwinder_symbol(w->unwinder, ip, is_return, &sym);
+    if (r)
+        return r;
+    name = sym.name;
+    if (!name) {
+        /* No symbol: the offset into the object, as perf and py-spy show it. */
+        snprintf(hex, sizeof(hex), "0x%" PRIx64, sym.object ? sym.offset : ip);
+        name = hex;
+    }
+    r = pp_strtab_intern(st, name, strlen(name), &f.name);
+    if (!r)
+        r = pp_strtab_intern(st, sym.object ? sym.object : "[unknown]",
+                             strlen(sym.object ? sym.object : "[unknown]"), &f.file);
+    if (!r)
+        r = pp_agg_intern_frame(w->agg, &f, fid);
+    if (r)
+        return r;
+    *kind = sym.kind;
+    if (!sym.object)
+        return 0; /* unknown object: perhaps one loaded later, ask again next time */
+    return cache_put(w, w->native_cache, key, (uint64_t)*fid | (uint64_t)sym.kind << 32);
+}
+
+/*
+ * Merge the native stack w->ips[0..n_ips) (innermost first) with the Python stack
+ * w->fids[0..kept) (outermost first) into w->merged, outermost first; *n_out its length. Works
+ * from the innermost frame out, so a native walk cut short keeps the inner part right and the
+ * Python frames it did not reach go on top, at the root.
+ */
+static int merge_native(struct walker *w, size_t n_ips, size_t kept, size_t *n_out)
+{
+    size_t p = kept, k = 0, cap = sizeof(w->merged) / sizeof(w->merged[0]);
+
+    for (size_t i = 0; i < n_ips && k < cap; i++) {
+        enum unwind_kind kind;
+        uint32_t fid;
+        int r = native_frame(w, w->ips[i], i > 0, &fid, &kind);
+
+        if (r)
+            return r;
+        if (kind == UNWIND_EVAL) {
+            /* This eval-loop call ran the Python frames up to the next entry frame. */
+            while (p > 0 && k < cap) {
+                p--;
+                w->merged[k++] = w->fids[p];
+                if (w->fid_entry[p])
+                    break;
+            }
+            continue;
+        }
+        /* Without --native-all: no interpreter plumbing, no thread start-up around Python. */
+        if (!w->native_all && (kind == UNWIND_INTERP || (p == 0 && kept)))
+            continue;
+        w->merged[k++] = fid;
+    }
+    while (p > 0 && k < cap)
+        w->merged[k++] = w->fids[--p];
+    /* Outermost first, as the aggregate wants. */
+    for (size_t i = 0; i < k / 2; i++) {
+        uint32_t t = w->merged[i];
+
+        w->merged[i] = w->merged[k - 1 - i];
+        w->merged[k - 1 - i] = t;
+    }
+    *n_out = k;
+    return 0;
+}
+
+/* The kernel tid of a thread, or 0 if unknown (<= 3.10 before the pthread scan succeeds). */
+static int thread_tid(struct walker *w, const uint8_t *ts, uint64_t *tid)
+{
+    const struct py_offsets *o = w->off;
+    int r;
+
+    *tid = 0;
+    if (o->tstate_native_thread_id != PY_NO_FIELD) {
+        *tid = get_u64(ts, o->tstate_native_thread_id);
+        return 0;
+    }
+    if (!pp_u64map_get(w->tid_by_pthread, get_u64(ts, o->tstate_thread_id), tid))
+        return 0;
+    r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), tid);
+    if (is_fatal(r))
+        return r;
+    if (r)
+        *tid = 0;
+    return 0;
+}
+
 static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, uint64_t time_ns)
 {
     const struct py_offsets *o = w->off;
     uint64_t frame_field = get_u64(ts, o->tstate_frame), tid = 0;
     uint32_t thread;
-    size_t n = 0, kept = 0;
-    bool truncated = false;
+    size_t n = 0, kept = 0, n_ips = 0, n_merged = 0;
+    bool truncated = false, stopped = false;
     int r;
 
     /* CPU view: a thread the kernel does not show running is left out before any walking. */
-    if (!w->opts.idle) {
-        if (o->tstate_native_thread_id != PY_NO_FIELD) {
-            tid = get_u64(ts, o->tstate_native_thread_id);
-        } else if (pp_u64map_get(w->tid_by_pthread, get_u64(ts, o->tstate_thread_id), &tid)) {
-            /* <= 3.10: the tid as last seen (re-read after the walk, in the torn-check batch) */
-            r = pthread_tid(w, get_u64(ts, o->tstate_thread_id), &tid);
-            if (is_fatal(r))
-                return r;
-            if (r)
-                tid = 0;
-        }
-        if (tid && thread_running(w, tid) == 0) {
+    if (!w->opts.idle || w->tracer) {
+        /* <= 3.10: the tid as last seen (re-read after the walk, in the torn-check batch) */
+        r = thread_tid(w, ts, &tid);
+        if (r)
+            return r;
+        if (!w->opts.idle && tid && thread_running(w, tid) == 0) {
             w->stats.idle++;
             return 0;
+        }
+    }
+    /* Native mode: the thread stays stopped while both of its stacks are read. */
+    if (w->tracer && tid && w->ns_pid == w->pid) {
+        r = tracer_stop(w->tracer, (pid_t)tid);
+        if (r < 0)
+            return r;
+        if (r == TRACER_E_EXEC)
+            return WALK_E_GONE;
+        if (r == TRACER_E_GONE) {
+            unwinder_forget_thread(w->unwinder, (pid_t)tid);
+            return 0;
+        }
+        stopped = r == 0;
+        if (stopped) {
+            /* The thread state read earlier (ahead, in a batch) predates the stop: read it anew. */
+            r = mem_read(w->mem, tstate, w->ts_stopped, o->tstate_read_size);
+            if (r) {
+                tracer_resume(w->tracer, (pid_t)tid);
+                w->stats.bad++;
+                return r == MEM_E_GONE ? WALK_E_GONE : 0;
+            }
+            ts = w->ts_stopped;
+            frame_field = get_u64(ts, o->tstate_frame);
+            w->cf_hint_ok = false;
         }
     }
 
     r = walk_once(w, tstate, ts, &frame_field, &n, &truncated);
     if (r == WALK_TORN)
         r = walk_once(w, tstate, ts, &frame_field, &n, &truncated);
+    if (stopped) {
+        int ru = unwinder_unwind(w->unwinder, (pid_t)tid, w->ips, UNWIND_MAX_DEPTH, &n_ips);
+        int rr = tracer_resume(w->tracer, (pid_t)tid);
+
+        if (ru < 0)
+            return ru;
+        if (rr < 0)
+            return rr;
+        if (ru)
+            n_ips = 0;
+    }
+    if (w->tracer && !n_ips)
+        w->stats.native_failed++;
     if (is_fatal(r))
         return r;
     if (r) {
@@ -1113,19 +1275,28 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
         r = truncated_frame(w, &w->fids[kept]);
         if (r)
             return r;
+        w->fid_entry[kept] = false;
         kept++;
     }
-    for (size_t i = 0; i < n; i++) {
-        r = resolve(w, &w->raw[n - 1 - i], &w->fids[kept]);
-        if (is_fatal(r))
-            return r;
-        if (r == RESOLVE_SKIP)
-            continue;
-        if (r) {
-            w->stats.bad++;
-            return 0;
+    {
+        /* An entry mark on a frame left out moves to the next frame kept inside it. */
+        bool entry = false;
+
+        for (size_t i = 0; i < n; i++) {
+            entry = entry || w->raw[n - 1 - i].entry;
+            r = resolve(w, &w->raw[n - 1 - i], &w->fids[kept]);
+            if (is_fatal(r))
+                return r;
+            if (r == RESOLVE_SKIP)
+                continue;
+            if (r) {
+                w->stats.bad++;
+                return 0;
+            }
+            w->fid_entry[kept] = entry;
+            entry = false;
+            kept++;
         }
-        kept++;
     }
     if (o->tstate_native_thread_id != PY_NO_FIELD) {
         tid = get_u64(ts, o->tstate_native_thread_id);
@@ -1143,9 +1314,16 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
     }
     if (!kept)
         return 0; /* a thread with no Python frames (not started, or only in C) */
+    if (n_ips) {
+        r = merge_native(w, n_ips, kept, &n_merged);
+        if (r)
+            return r;
+        w->stats.native++;
+    }
     r = thread_index(w, tid, &thread);
     if (!r)
-        r = pp_agg_add_sample(w->agg, thread, w->fids, (uint32_t)kept, time_ns);
+        r = n_ips ? pp_agg_add_sample(w->agg, thread, w->merged, (uint32_t)n_merged, time_ns)
+                  : pp_agg_add_sample(w->agg, thread, w->fids, (uint32_t)kept, time_ns);
     if (r)
         return r;
     w->stats.stacks++;
@@ -1333,6 +1511,8 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
         r = pp_u64map_new(&w->stat_fds, THREAD_CACHE_MAX);
     if (!r)
         r = pp_u64map_new(&w->tid_by_pthread, THREAD_CACHE_MAX);
+    if (!r)
+        r = pp_u64map_new(&w->native_cache, NATIVE_CACHE_MAX);
     if (r)
         goto out;
     w->codes = calloc(CODE_CACHE_MAX, sizeof(*w->codes));
@@ -1374,9 +1554,17 @@ struct walker *walker_free(struct walker *w)
         close_stat_fds(w);
     pp_u64map_free(w->stat_fds);
     pp_u64map_free(w->tid_by_pthread);
+    pp_u64map_free(w->native_cache);
     pp_u64map_free(w->thread_cache);
     free(w);
     return NULL;
+}
+
+void walker_set_native(struct walker *w, struct tracer *t, struct unwinder *u, bool all)
+{
+    w->tracer = u ? t : NULL;
+    w->unwinder = u;
+    w->native_all = all;
 }
 
 const struct walk_stats *walker_stats(const struct walker *w)

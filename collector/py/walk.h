@@ -40,6 +40,9 @@ struct walk_stats {
     uint64_t code_misses;   /* frame-cache misses that needed the code object */
     uint64_t stale_codes;   /* cached code objects found replaced by new ones (caches dropped) */
     uint64_t idle;          /* thread samples left out because the thread was not running */
+    uint64_t native;        /* stacks merged with their native frames (native mode) */
+    uint64_t native_failed; /* native mode: stacks kept Python-only (the thread did not stop,
+                             * could not be unwound, or its tid is unknown) */
 };
 
 struct walker;
@@ -61,6 +64,20 @@ struct walker *walker_free(struct walker *w);
  * Returns 0, WALK_E_GONE (the process is gone), or a negative errno (-ENOMEM).
  */
 int walker_sample(struct walker *w, uint64_t time_ns);
+
+struct tracer;
+struct unwinder;
+
+/*
+ * walker_set_native() - from the next sample on, stop each sampled thread with @t, read its
+ * Python frames and its native stack with @u while it is stopped, resume it, and add the merged
+ * stack: each eval-loop frame is replaced by the Python frames it ran (up to the entry frame of
+ * that call: every frame <= 3.10, is_entry on 3.11, the frame above a C-stack shim on 3.12+), and
+ * the native frames between them stay. Unless @all, native frames inside the interpreter (other
+ * than the eval loop) and those outside the outermost Python frame (thread start-up) are left
+ * out. @t and @u are borrowed and must outlive the walker; NULL @t turns native mode off.
+ */
+void walker_set_native(struct walker *w, struct tracer *t, struct unwinder *u, bool all);
 
 /* walker_stats() - the counters so far. */
 const struct walk_stats *walker_stats(const struct walker *w);

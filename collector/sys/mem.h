@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* mem: read another process's memory with process_vm_readv, one range or a batch. */
+/*
+ * mem: read another process's memory with process_vm_readv, one range or a batch; or, for tests
+ * and fuzzing, read a recorded memory image with the same calls and the same return codes.
+ */
 #pragma once
 
 #include <stddef.h>
@@ -13,10 +16,31 @@ enum {
     MEM_E_PERM,  /* not allowed to read it (EPERM) */
 };
 
+/* One recorded range of a memory image: @len bytes that were at remote address @addr. */
+struct mem_region {
+    uint64_t addr;
+    uint64_t len;
+    const uint8_t *bytes;  /* borrowed */
+};
+
+/*
+ * A memory image: regions sorted by address, not overlapping, none wrapping the address space
+ * (mem_image_check()). Everything outside them reads as unmapped (MEM_E_FAULT). Optional @trace
+ * is called with every range asked for, before it is copied (the recorder uses it to keep only
+ * the pages a walk touches).
+ */
+struct mem_image {
+    const struct mem_region *regions;  /* borrowed */
+    size_t n;
+    void (*trace)(void *arg, uint64_t addr, size_t len);
+    void *trace_arg;
+};
+
 struct mem {
     pid_t pid;
-    uint64_t n_reads;  /* process_vm_readv calls made */
+    uint64_t n_reads;  /* process_vm_readv calls made (image: batches read) */
     uint64_t n_bytes;  /* bytes asked for */
+    const struct mem_image *image;  /* NULL: the live process @pid; else read only this */
 };
 
 /* One range of a batch: len bytes at remote address addr into buf. */
@@ -28,6 +52,21 @@ struct mem_range {
 
 /* mem_init() - prepare reads from @pid. Opens nothing, cannot fail. */
 void mem_init(struct mem *m, pid_t pid);
+
+/*
+ * mem_init_image() - prepare reads from @img (borrowed; must outlive @m) instead of a process.
+ * Every function below then copies out of the image: a range not wholly inside one region is
+ * MEM_E_FAULT (a range spanning two adjacent regions is read across them), nothing is GONE or
+ * PERM. @pid is only recorded (callers use it to name the process). @img must pass
+ * mem_image_check().
+ */
+void mem_init_image(struct mem *m, pid_t pid, const struct mem_image *img);
+
+/*
+ * mem_image_check() - whether @img's regions are sorted, disjoint, non-empty and do not wrap.
+ * Returns 0 or MEM_E_FAULT.
+ */
+int mem_image_check(const struct mem_image *img);
 
 /*
  * mem_read() - copy @len bytes at remote @addr into @buf with one syscall.

@@ -13,6 +13,7 @@ enum pp_origin {
     PP_ORIGIN_USER,        /* the application's own code */
     PP_ORIGIN_STDLIB,      /* the Python standard library (lib/pythonX.Y, <frozen ...>) */
     PP_ORIGIN_THIRD_PARTY, /* site-packages / dist-packages */
+    PP_ORIGIN_NATIVE,      /* a native (C) frame: the file is the object's name, no line */
 };
 
 /*

@@ -39,8 +39,10 @@ class Skip(Exception):
 # === Server process ============================================================================
 
 class Server:
-    def __init__(self, *extra, data=None):
+    def __init__(self, *extra, data=None, log=None, preexec=None):
         self.tmp = None
+        self.preexec = preexec
+        self.log = log  # a file for the server's stderr, readable while it runs; else a pipe
         if data is None:
             self.tmp = tempfile.mkdtemp(prefix="pyprof-server-test-")
             data = os.path.join(self.tmp, "data")
@@ -51,7 +53,11 @@ class Server:
 
     def start(self):
         cmd = [ARGS.server, "--listen", "127.0.0.1:0", "--data", self.data, "--quiet"] + self.extra
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        err = open(self.log, "ab") if self.log else subprocess.PIPE
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
+                                     preexec_fn=self.preexec)
+        if self.log:
+            err.close()
         line = b""
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -61,7 +67,8 @@ class Server:
         m = re.match(rb"listening on (http://127\.0\.0\.1:(\d+))", line)
         if not m:
             self.proc.kill()
-            err = self.proc.stderr.read().decode(errors="replace")
+            err = (open(self.log, "rb").read() if self.log else self.proc.stderr.read()
+                   ).decode(errors="replace")
             raise AssertionError("server did not start: %r %s" % (line, err))
         self.url = m.group(1).decode()
         self.port = int(m.group(2))
@@ -338,6 +345,259 @@ def chunked_post(s, path, chunks):
     return int(resp.split(b" ", 2)[1])
 
 
+def raw(port, data, timeout=10):
+    """Send @data on a new connection and read until the server closes it; the response bytes."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        c.sendall(data)
+        resp = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return resp
+            resp += d
+    finally:
+        c.close()
+
+
+def split_response(resp):
+    """(status, headers without Date as bytes, body) of a raw HTTP/1.1 response."""
+    head, _, body = resp.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    hdrs = b"\r\n".join(l for l in lines[1:] if not l.lower().startswith(b"date:"))
+    return int(lines[0].split(b" ", 2)[1]), hdrs, body
+
+
+def timed_ok(s, what):
+    """A normal client: healthz, an upload and its render, each answered within 2 s."""
+    frm, until, a, b = window(120)
+    name = "other%d.cpu" % random.randrange(1 << 30)
+    t0 = time.time()
+    eq(http("GET", s.url + "/healthz", timeout=5)[0], 200, what + ": healthz")
+    eq(ingest(s, name, FOLDED, frm, until, timeout=5)[0], 200, what + ": ingest")
+    eq(render(s, name, a, b), FOLDED_SORTED, what + ": render")
+    dt = time.time() - t0
+    assert dt < 2.0, "%s: a normal client took %.1f s" % (what, dt)
+    return dt
+
+
+def test_oversized(tmp):
+    """Bodies over --max-body, with a Content-Length or chunked: 413 with a message naming the
+    limit, and the server keeps serving others, also while a huge upload is streaming in."""
+    with Server("--max-body", "64KiB") as s:
+        msg = b"request body too large: the limit is 65536 bytes (--max-body)\n"
+        big = b"a;b 1\n" * 20000  # 120 kB
+        st, h, body = ingest(s, "big.cpu", big)
+        eq((st, body), (413, msg), "Content-Length over the limit")
+        # Expect: 100-continue with an absurd length: refused before any body byte is sent.
+        t0 = time.time()
+        resp = raw(s.port, b"POST /ingest?name=big.cpu HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Length: 107374182400\r\nExpect: 100-continue\r\n"
+                           b"Connection: close\r\n\r\n")
+        st, _, body = split_response(resp)
+        eq((st, body), (413, msg), "Expect: 100-continue with 100 GB")
+        assert time.time() - t0 < 2, "413 took %.1f s" % (time.time() - t0)
+        # Chunked, no Content-Length.
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        c.sendall(b"POST /ingest?name=big2.cpu HTTP/1.1\r\nHost: x\r\n"
+                  b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        for ch in [big[:50000]] * 4:
+            c.sendall(b"%x\r\n%s\r\n" % (len(ch), ch))
+        c.sendall(b"0\r\n\r\n")
+        resp = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            resp += d
+        c.close()
+        st, _, body = split_response(resp)
+        eq((st, body), (413, msg), "chunked over the limit")
+        # A 64 MB chunked upload streaming in: others are served meanwhile.
+        result = {}
+
+        def streamer():
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+            c.sendall(b"POST /ingest?name=huge.cpu HTTP/1.1\r\nHost: x\r\n"
+                      b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+            for n in range(1, 1025):  # 64 MB over about 1.6 s
+                c.sendall(chunk)
+                if n % 64 == 0:
+                    time.sleep(0.1)
+            c.sendall(b"0\r\n\r\n")
+            resp = b""
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                resp += d
+            c.close()
+            result["resp"], result["chunks"] = resp, n
+
+        t = threading.Thread(target=streamer)
+        t.start()
+        time.sleep(0.3)
+        while t.is_alive():
+            timed_ok(s, "during a huge upload")
+        t.join()
+        st, _, body = split_response(result["resp"])
+        eq((st, body), (413, msg), "64 MB chunked upload")
+        timed_ok(s, "after")
+        m = http("GET", s.url + "/metrics")[2].decode()
+        assert 'pyprof_ingest_requests_total{code="413"} 4' in m, m
+        eq(json.loads(http("GET", s.url + "/api/apps")[2]).count("huge.cpu"), 0, "nothing stored")
+
+
+def test_slowloris(tmp):
+    """200 connections sending a request header one byte a second: the server closes each once
+    --timeout has passed, and serves a normal client meanwhile."""
+    n, timeout = 200, 2
+    with Server("--timeout", str(timeout)) as s:
+        slow = []
+        for _ in range(n):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.setblocking(False)
+            slow.append([c, time.time(), None])  # socket, opened, closed at
+        header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 64
+        t0 = time.time()
+        i = 0
+        worst = 0.0
+        while time.time() - t0 < timeout + 2.5:
+            for e in slow:
+                if e[2] is not None:
+                    continue
+                try:
+                    d = e[0].recv(4096)
+                    assert d == b"", "a slow client got an answer: %r" % d[:100]
+                    e[2] = time.time()
+                    continue
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    e[2] = time.time()
+                    continue
+                try:
+                    e[0].send(header[i:i + 1])
+                except OSError:
+                    e[2] = time.time()
+            i += 1
+            worst = max(worst, timed_ok(s, "during slowloris"))
+            time.sleep(max(0, t0 + i - time.time()))
+        open_ = [e for e in slow if e[2] is None]
+        early = [e[2] - e[1] for e in slow if e[2] is not None and e[2] - e[1] < timeout - 0.5]
+        for e in slow:
+            e[0].close()
+        eq(len(open_), 0, "slow connections still open after %.1f s" % (time.time() - t0))
+        eq(early, [], "slow connections closed before --timeout")
+        m = http("GET", s.url + "/metrics")[2].decode()
+        got = int(re.search(r'pyprof_http_connections_closed_total\{reason="timeout"\} (\d+)',
+                            m).group(1))
+        assert got >= n, m
+        print("    %d slow connections closed after %d s; normal requests took at most %.2f s"
+              % (n, timeout, worst))
+
+
+def open_many(port, n, wait=10.0):
+    """Open @n non-blocking connections; returns (sockets, how many connected)."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    socks, pending, connected = [], 0, 0
+    for _ in range(n):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            err = c.connect_ex(("127.0.0.1", port))
+        except OSError as e:
+            print("    connect failed after %d sockets: %s" % (len(socks), e))
+            c.close()
+            break
+        socks.append(c)
+        if err == 0:
+            connected += 1
+        elif err in (115, 11):  # EINPROGRESS, EAGAIN
+            sel.register(c, selectors.EVENT_WRITE)
+            pending += 1
+        else:
+            print("    connect: %s" % os.strerror(err))
+    deadline = time.time() + wait
+    while pending and time.time() < deadline:
+        for key, _ in sel.select(0.5):
+            c = key.fileobj
+            sel.unregister(c)
+            pending -= 1
+            if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                connected += 1
+    sel.close()
+    return socks, connected
+
+
+def server_sockets(s):
+    """How many sockets the server process holds open."""
+    n = 0
+    for f in os.listdir("/proc/%d/fd" % s.proc.pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (s.proc.pid, f)).startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def test_many_connections(tmp):
+    """10,000 connections opened and left idle. With the default --max-connections 1000 the server
+    holds at most its limit (closing the oldest idle ones); with --max-connections 12000 and a
+    soft RLIMIT_NOFILE of 1024 it raises its own limit and holds them all. Either way a fresh
+    client is served at once, and no socket is left once they are closed."""
+    import resource
+    want = 10000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want + 1000), hard))
+    low = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    for extra, limit, hold_all in (((), 1000, False),
+                                   (("--max-connections", "12000"), 12000, True)):
+        if hold_all and hard < want + 200:
+            print("    WARNING: hard RLIMIT_NOFILE %d: cannot hold %d connections" % (hard, want))
+            continue
+        with Server(*extra, preexec=low if hold_all else None) as s:
+            base = server_sockets(s)
+            t0 = time.time()
+            socks, connected = open_many(s.port, want)
+            print("    --max-connections %d: %d of %d connections opened in %.1f s"
+                  % (limit, connected, want, time.time() - t0))
+            try:
+                assert connected >= 3000, "only %d connections could be opened" % connected
+                if connected < want:
+                    print("    WARNING: only %d of %d connections reached on this machine"
+                          % (connected, want))
+                peak = server_sockets(s)
+                assert peak <= base + limit, "server holds %d sockets (limit %d)" % (peak, limit)
+                if hold_all:
+                    assert peak >= base + connected, "server holds %d sockets" % peak
+                dt = timed_ok(s, "with %d idle connections" % connected)
+                assert s.proc.poll() is None, "the server exited"
+                m = http("GET", s.url + "/metrics")[2].decode()
+                evicted = int(re.search(r'closed_total\{reason="evicted"\} (\d+)', m).group(1))
+                if hold_all:
+                    eq(evicted, 0, "connections closed under the limit")
+                print("    server held %d sockets; %d idle connections closed to make room; a "
+                      "fresh client took %.2f s" % (peak - base, evicted, dt))
+            finally:
+                for c in socks:
+                    c.close()
+            deadline = time.time() + 5
+            while time.time() < deadline and server_sockets(s) > base:
+                time.sleep(0.2)
+            st, _, body = http("GET", s.url + "/metrics")
+            eq(st, 200, "/metrics after closing them all")
+            deadline = time.time() + 3
+            while time.time() < deadline and server_sockets(s) > base:
+                time.sleep(0.1)
+            eq(server_sockets(s), base, "server sockets after closing every connection")
+            assert "pyprof_http_connections_open 1\n" in body.decode(), body.decode()
+            assert s.proc.poll() is None, "the server exited"
+
+
 def test_rate_limit(tmp):
     with Server("--ingest-rate", "2") as s:
         codes = [ingest(s, "rl.cpu", b"a 1\n")[0] for _ in range(8)]
@@ -481,6 +741,155 @@ def test_auth(tmp):
         eq(http("GET", s.url + "/")[0], 200, "the page is open")
 
 
+READ_ROUTES = ["/render", "/pyroscope/render", "/render-diff", "/pyroscope/render-diff",
+               "/api/apps", "/labels", "/label-values", "/pyroscope/label-values", "/metrics"]
+INGEST_ROUTES = ["/ingest", "/pyroscope/ingest"]
+
+
+def routes_in_router():
+    """Every path the server's router names (server/http.c), so a new route cannot slip by."""
+    with open(os.path.join(ROOT, "server", "http.c")) as f:
+        src = f.read()
+    return set(re.findall(r'"(/[a-z][a-z/-]*)"', src))
+
+
+def multipart(pb):
+    boundary = "----pyprofboundary"
+    body = (b"--" + boundary.encode() + b"\r\n"
+            b'Content-Disposition: form-data; name="profile"; filename="profile.pprof"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n" + pb + b"\r\n"
+            b"--" + boundary.encode() + b"--\r\n")
+    return body, {"Content-Type": "multipart/form-data; boundary=" + boundary}
+
+
+def test_tokens(tmp):
+    """Ingest and read tokens on every route (folded and multipart ingest, every read API, by
+    header and by ?token=); every 401 is byte-identical whatever was wrong."""
+    public = {"/", "/healthz", "/index.html", "/app.js", "/style.css"}
+    eq(routes_in_router() - public - set(READ_ROUTES) - set(INGEST_ROUTES), set(),
+       "routes of server/http.c not covered here")
+    ing, rd = "in-secret-0123456789", "rd-secret-9876543210"
+    src = os.path.join(tmp, "in.folded")
+    with open(src, "wb") as f:
+        f.write(FOLDED)
+    pb = pyprof_convert(src, "pprof", os.path.join(tmp, "out.pb.gz"))
+    with Server("--ingest-token", ing, "--read-token", rd) as s:
+        frm, until, a, b = window()
+        wrong = [{}, {"Authorization": "Bearer " + "x" * len(ing)},
+                 {"Authorization": "Bearer " + ing[:-1] + "X"},
+                 {"Authorization": "Bearer " + ing[:-1]},
+                 {"Authorization": "Bearer " + ing + "0"}, {"Authorization": "Bearer "},
+                 {"Authorization": "Basic " + ing}, {"Authorization": "Token " + rd}]
+        n = 0
+        for path in INGEST_ROUTES:
+            for body, hdrs in ((FOLDED, {}), multipart(pb)):
+                for w in wrong:
+                    st, _, _ = ingest(s, "tok%d.cpu" % n, body, frm, until,
+                                      headers=dict(hdrs, **w))
+                    eq(st, 401, "%s %r" % (path, w))
+                u = "%s%s?%s" % (s.url, path, q(name="tok%d.cpu" % n, **{"from": frm},
+                                                 until=until))
+                eq(http("POST", u + "&token=" + rd, body, hdrs)[0], 401, path + " ?token=read")
+                eq(http("POST", u + "&token=" + ing, body, hdrs)[0], 200, path + " ?token=ingest")
+                eq(http("POST", u, body, dict(hdrs, Authorization="Bearer " + ing))[0], 200,
+                   path + " ingest token")
+                n += 1
+        eq(json.loads(http("GET", s.url + "/api/apps?token=" + rd)[2]),
+           sorted("tok%d.cpu" % i for i in range(n)), "only the authorized uploads were stored")
+        for path in READ_ROUTES:
+            u = s.url + path + "?" + q(query="tok0.cpu", leftQuery="tok0.cpu",
+                                       rightQuery="tok0.cpu", label="x", **{"from": a}, until=b)
+            for w in wrong:
+                eq(http("GET", u, headers=w)[0], 401, "%s %r" % (path, w))
+            eq(http("GET", u, headers={"Authorization": "Bearer " + ing})[0], 401,
+               path + " with the ingest token")
+            eq(http("GET", u + "&token=" + ing)[0], 401, path + " ?token=ingest")
+            eq(http("GET", u + "&token=wrong")[0], 401, path + " ?token=wrong")
+            eq(http("GET", u, headers={"Authorization": "Bearer " + rd})[0], 200,
+               path + " with the read token")
+            eq(http("GET", u + "&token=" + rd)[0], 200, path + " ?token=read")
+        eq(http("GET", s.url + "/healthz")[0], 200, "healthz is open")
+        # Every 401 is the same bytes (Date aside): nothing tells which part was wrong.
+        answers = {}
+        for path in ["/render?query=x.cpu", "/api/apps", "/metrics"]:
+            for w in wrong + [{"Authorization": "Bearer " + ing}]:
+                h = "".join("%s: %s\r\n" % kv for kv in w.items())
+                resp = raw(s.port, ("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
+                                    % (path, h)).encode())
+                answers.setdefault(split_response(resp), []).append((path, w))
+        for path in INGEST_ROUTES:
+            for w in wrong + [{"Authorization": "Bearer " + rd}]:
+                h = "".join("%s: %s\r\n" % kv for kv in w.items())
+                resp = raw(s.port, ("POST %s?name=t.cpu HTTP/1.1\r\nHost: x\r\n%s"
+                                    "Content-Length: %d\r\nConnection: close\r\n\r\n"
+                                    % (path, h, len(FOLDED))).encode() + FOLDED)
+                answers.setdefault(split_response(resp), []).append((path, w))
+        assert len(answers) == 1, "401 answers differ:\n" + "\n".join(
+            "%r <- %r" % (k, v[:3]) for k, v in answers.items())
+        st, hdrs, body = list(answers)[0]
+        eq((st, body), (401, b"unauthorized\n"), "the 401")
+        print("    %d 401 answers, all identical:\n      %s" % (
+            sum(map(len, answers.values())), hdrs.decode().replace("\r\n", "\n      ")))
+
+
+def test_cors(tmp):
+    """No Access-Control-* header on any answer by default (preflight fails); with --cors-origin
+    exactly that origin is allowed on the read APIs, and nowhere else."""
+    evil, good = "https://evil.example", "https://good.example"
+    frm, until, a, b = window()
+
+    def answers(s, origin):
+        out = []
+        for path in READ_ROUTES + ["/", "/healthz", "/app.js", "/nope"]:
+            u = s.url + path + "?" + q(query="c.cpu", label="x", leftQuery="c.cpu",
+                                       rightQuery="c.cpu", **{"from": a}, until=b)
+            st, h, _ = http("GET", u, headers={"Origin": origin})
+            out.append(("GET", path, st, h))
+            st, h, _ = http("OPTIONS", u, headers={"Origin": origin,
+                                                   "Access-Control-Request-Method": "GET",
+                                                   "Access-Control-Request-Headers":
+                                                   "authorization"})
+            out.append(("OPTIONS", path, st, h))
+        for path in INGEST_ROUTES:
+            u = s.url + path + "?" + q(name="c.cpu", **{"from": frm}, until=until)
+            st, h, _ = http("POST", u, FOLDED, headers={"Origin": origin})
+            out.append(("POST", path, st, h))
+            st, h, _ = http("OPTIONS", u, headers={"Origin": origin,
+                                                   "Access-Control-Request-Method": "POST"})
+            out.append(("OPTIONS", path, st, h))
+        return out
+
+    def acs(h):
+        return {k.lower(): v for k, v in h.items() if k.lower().startswith("access-control-")}
+
+    with Server() as s:
+        for m, path, st, h in answers(s, evil) + answers(s, good):
+            eq(acs(h), {}, "%s %s: CORS headers by default" % (m, path))
+            if m == "OPTIONS":
+                eq(st, 405, "%s %s preflight by default" % (m, path))
+    with Server("--cors-origin", good) as s:
+        for origin in (good, evil):
+            for m, path, st, h in answers(s, origin):
+                got = acs(h)
+                if path in READ_ROUTES and m in ("GET", "OPTIONS"):
+                    eq(got.get("access-control-allow-origin"), good, "%s %s" % (m, path))
+                    assert "access-control-allow-credentials" not in got, got
+                    if m == "OPTIONS":
+                        eq((st, got.get("access-control-allow-methods"),
+                            got.get("access-control-allow-headers")),
+                           (204, "GET, HEAD", "Authorization"), "preflight " + path)
+                else:
+                    eq(got, {}, "%s %s: CORS headers outside the read APIs" % (m, path))
+                    if m == "OPTIONS":
+                        eq(st, 405, "%s %s preflight" % (m, path))
+    for bad in ("*", "", "https://a.example, https://b.example", "https://a.example\r\nX: y"):
+        r = subprocess.run([ARGS.server, "--cors-origin", bad, "--listen", "127.0.0.1:0",
+                            "--data", os.path.join(tmp, "d")], capture_output=True, timeout=10)
+        eq(r.returncode, 64, "--cors-origin %r" % bad)
+    r = subprocess.run([ARGS.server, "--help"], capture_output=True, timeout=10)
+    assert b"--cors-origin ORIGIN" in r.stdout, r.stdout
+
+
 def test_nodejs(tmp):
     mods = ARGS.node_modules
     if not shutil.which("node"):
@@ -540,8 +949,26 @@ def test_pyprof_record(tmp):
         assert b"spin" in svg
 
 
+def integrity(db, copy_to=None):
+    """PRAGMA integrity_check of the SQLite file @db (with its WAL), on a copy when @copy_to is
+    given so that opening it does not checkpoint the original."""
+    import sqlite3
+    if copy_to:
+        os.makedirs(copy_to, exist_ok=True)
+        for sfx in ("", "-wal"):
+            if os.path.exists(db + sfx):
+                shutil.copyfile(db + sfx, os.path.join(copy_to, "pyprof.db" + sfx))
+        db = os.path.join(copy_to, "pyprof.db")
+    con = sqlite3.connect(db)
+    try:
+        return [r[0] for r in con.execute("PRAGMA integrity_check")]
+    finally:
+        con.close()
+
+
 def test_crash(tmp):
-    """kill -9 while clients upload; every upload that got 200 is there after a restart."""
+    """kill -9 under concurrent uploads and renders; after a restart every upload that got 200 is
+    there with its exact sample count, and the database passes PRAGMA integrity_check."""
     data = os.path.join(tmp, "data")
     s = Server(data=data)
     try:
@@ -549,6 +976,24 @@ def test_crash(tmp):
         acked = {}
         lock = threading.Lock()
         stop = threading.Event()
+        reads = {"ok": 0, "bad": []}
+
+        def reader(ri):
+            paths = ["/render?" + q(query="crash.cpu", format=("json", "folded", "svg")[ri % 3],
+                                    **{"from": a}, until=b),
+                     "/label-values?" + q(label="uid", query="crash.cpu"), "/api/apps"]
+            k = 0
+            while not stop.is_set():
+                try:
+                    st, _, _ = http("GET", s.url + paths[k % len(paths)], timeout=10)
+                except Exception:
+                    return  # the server died mid-request
+                with lock:
+                    if st == 200:
+                        reads["ok"] += 1
+                    else:
+                        reads["bad"].append(st)
+                k += 1
 
         def client(ci):
             k = 0
@@ -568,7 +1013,8 @@ def test_crash(tmp):
                     return
                 k += 1
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(5)]
+        threads += [threading.Thread(target=reader, args=(i,)) for i in range(3)]
         for t in threads:
             t.start()
         time.sleep(2.0)
@@ -577,6 +1023,9 @@ def test_crash(tmp):
         for t in threads:
             t.join(30)
         assert len(acked) >= 10, "only %d uploads acknowledged before the kill" % len(acked)
+        assert reads["ok"] >= 10 and not reads["bad"], reads
+        db = os.path.join(data, "pyprof.db")
+        eq(integrity(db, os.path.join(tmp, "copy")), ["ok"], "integrity_check after kill -9")
         s.start()
         uids = set(json.loads(http("GET", s.url + "/label-values?" +
                                    q(label="uid", query="crash.cpu"))[2]))
@@ -585,9 +1034,85 @@ def test_crash(tmp):
         for uid, n in sorted(acked.items()):
             got = folded_total(render(s, 'crash.cpu{uid="%s"}' % uid, a, b))
             eq(got, n, "samples of upload %s" % uid)
-        print("    %d acknowledged uploads all present after kill -9" % len(acked))
+        eq(s.stop(), 0, "exit code after the restart")
+        eq(integrity(db), ["ok"], "integrity_check after the restart")
+        print("    kill -9 under load: %d uploads acknowledged, %d found with exact counts "
+              "(%d renders served before the kill)" % (len(acked), len(acked), reads["ok"]))
     finally:
         s.close()
+
+
+def test_disk_full(tmp):
+    """A data directory on a tiny tmpfs: uploads until it is full get 200 or 507 (never 500, no
+    crash), one log line names the condition and the directory, reads keep working, the
+    database stays intact, and once space returns uploads succeed and nothing acknowledged is
+    lost."""
+    mnt = os.path.join(tmp, "mnt")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k", "tmpfs", mnt],
+                       capture_output=True)
+    if r.returncode != 0:
+        raise Skip("cannot mount a tmpfs: %s" % r.stderr.decode(errors="replace").strip())
+    s = None
+    try:
+        data = os.path.join(mnt, "data")
+        log = os.path.join(tmp, "server.log")
+        s = Server(data=data, log=log)
+        frm, until, a, b = window(300)
+        rnd = random.Random(7)
+        acked, codes = {}, {}
+
+        def upload(k):
+            n = 1 + k % 5
+            body = b"".join(b"main;f%016x;g%016x %d\n" % (rnd.getrandbits(64), rnd.getrandbits(64),
+                                                         n) for _ in range(100))
+            st, _, msg = ingest(s, "df.cpu{uid=u%d}" % k, body, frm, until)
+            codes[st] = codes.get(st, 0) + 1
+            if st == 200:
+                acked["u%d" % k] = 100 * n
+            else:
+                assert st in (507, 503), "upload %d: %d %r" % (k, st, msg)
+                eq(msg, b"disk full: no space left for the data directory; retry later\n",
+                   "507 message")
+            return st
+
+        k, refused = 0, 0
+        while refused < 5 and k < 300:
+            refused = refused + 1 if upload(k) != 200 else 0
+            k += 1
+        assert refused == 5, "the disk never filled: %r" % codes
+        assert len(acked) >= 3, codes
+        assert s.proc.poll() is None, "the server died"
+        eq(http("GET", s.url + "/healthz")[0], 200, "healthz while full")
+        for uid, n in sorted(acked.items()):  # reads work while the disk is full
+            eq(folded_total(render(s, 'df.cpu{uid="%s"}' % uid, a, b)), n, "while full " + uid)
+        with open(log, "rb") as f:
+            lines = [l for l in f.read().decode().splitlines() if "disk full" in l]
+        eq(len(lines), 1, "disk-full log lines")
+        assert data in lines[0], lines
+        eq(integrity(os.path.join(data, "pyprof.db"), os.path.join(tmp, "copy")), ["ok"],
+           "integrity_check while full")
+        full_codes, n_full = dict(codes), len(acked)
+
+        r = subprocess.run(["mount", "-o", "remount,size=8m", mnt], capture_output=True)
+        assert r.returncode == 0, r.stderr
+        for _ in range(3):
+            eq(upload(k), 200, "upload once space is back")
+            k += 1
+        with open(log, "rb") as f:
+            text = f.read().decode()
+        assert "disk space available again in %s" % data in text, text
+        for uid, n in sorted(acked.items()):
+            eq(folded_total(render(s, 'df.cpu{uid="%s"}' % uid, a, b)), n, "after " + uid)
+        eq(s.stop(), 0, "exit code")
+        eq(integrity(os.path.join(data, "pyprof.db")), ["ok"], "integrity_check at the end")
+        print("    disk full after %d uploads: statuses %r; %d acknowledged before, %d after space "
+              "returned, all found with exact counts" % (sum(full_codes.values()), full_codes,
+                                                         n_full, len(acked) - n_full))
+    finally:
+        if s:
+            s.close()
+        subprocess.run(["umount", mnt], capture_output=True)
 
 
 def test_retention_age(tmp):
@@ -632,7 +1157,8 @@ def test_retention_size(tmp):
 TESTS = [test_basics, test_folded, test_lines, test_gzip_encoding, test_pprof, test_speedscope,
          test_errors, test_rate_limit, test_drain, test_selectors, test_render_formats,
          test_auth, test_nodejs, test_pyprof_record, test_crash, test_retention_age,
-         test_retention_size]
+         test_retention_size, test_disk_full, test_oversized, test_slowloris,
+         test_many_connections, test_tokens, test_cors]
 
 
 def main():
@@ -644,6 +1170,7 @@ def main():
                                                            "node_modules"))
     ap.add_argument("-k", help="run only tests whose name contains this")
     ARGS = ap.parse_args()
+    ARGS.node_modules = os.path.abspath(ARGS.node_modules)  # node resolves a bare path as a module
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     for t in TESTS:
         name = t.__name__[5:]

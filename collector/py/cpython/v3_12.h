@@ -21,6 +21,7 @@
  */
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* PyObject_HEAD */
@@ -58,7 +59,85 @@ struct py_runtime_state_v3_12 {
     /* ... main_thread, ...: not read */
 };
 
-/* struct _is (PyInterpreterState): the members up to threads. */
+/* PyGC_Head */
+struct py_gc_head_v3_12 {
+    uintptr_t gc_next_, gc_prev_;             /* _gc_next, _gc_prev */
+};
+
+/* struct gc_generation */
+struct py_gc_generation_v3_12 {
+    struct py_gc_head_v3_12 head;
+    int threshold;                            /* collection threshold */
+    int count;                                /* count of allocations or collections of younger
+                                                 generations */
+};
+
+/* struct gc_generation_stats */
+struct py_gc_generation_stats_v3_12 {
+    intptr_t collections, collected, uncollectable;
+};
+
+/* struct _gc_runtime_state (NUM_GENERATIONS 3) */
+struct py_gc_runtime_state_v3_12 {
+    struct py_object_v3_12 *trash_delete_later;
+    int trash_delete_nesting;
+    int enabled;
+    int debug;
+    struct py_gc_generation_v3_12 generations[3]; /* linked lists of container objects */
+    struct py_gc_head_v3_12 *generation0;
+    struct py_gc_generation_v3_12 permanent_generation;
+    struct py_gc_generation_stats_v3_12 generation_stats[3];
+    int collecting;                           /* true if we are currently running the collector */
+    struct py_object_v3_12 *garbage;            /* list of uncollectable objects */
+    struct py_object_v3_12 *callbacks;          /* callbacks invoked around a collection */
+    intptr_t long_lived_total;
+    intptr_t long_lived_pending;
+};
+
+/* struct _pending_calls (NPENDINGCALLS 32) */
+struct py_pending_calls_v3_12 {
+    int busy;
+    void *lock;                               /* PyThread_type_lock */
+    int calls_to_do;                          /* _Py_atomic_int: request for running pending
+                                                 calls */
+    int async_exc;                            /* Request for looking at tstate->async_exc */
+    struct {
+        void *func;                           /* int (*)(void *) */
+        void *arg;
+    } calls[32];
+    int first;
+    int last;
+};
+
+/* struct _gil_runtime_state (POSIX build: PyCOND_T pthread_cond_t, PyMUTEX_T
+ * pthread_mutex_t; FORCE_SWITCHING defined) */
+struct py_gil_runtime_state_v3_12 {
+    unsigned long interval;                   /* microseconds (the Python API uses seconds) */
+    /* Last PyThreadState holding / having held the GIL. This helps us know whether anyone else
+       was scheduled after we dropped the GIL. */
+    uintptr_t last_holder;                    /* _Py_atomic_address */
+    /* Whether the GIL is already taken (-1 if uninitialized). This is atomic because it can be
+       read without any lock taken in ceval.c. */
+    int locked;                               /* _Py_atomic_int */
+    unsigned long switch_number;              /* Number of GIL switches since the beginning. */
+    pthread_cond_t cond;
+    pthread_mutex_t mutex;
+    pthread_cond_t switch_cond;
+    pthread_mutex_t switch_mutex;
+};
+
+/* struct _ceval_state (per interpreter) */
+struct py_ceval_state_v3_12 {
+    int eval_breaker;                         /* _Py_atomic_int */
+    int gil_drop_request;                     /* _Py_atomic_int: request for dropping the GIL */
+    int recursion_limit;
+    struct py_gil_runtime_state_v3_12 *gil;     /* this interpreter's GIL, or the main one's */
+    int own_gil;
+    int gc_scheduled;                         /* _Py_atomic_int: the GC is ready to be executed */
+    struct py_pending_calls_v3_12 pending;
+};
+
+/* struct _is (PyInterpreterState): the members up to imports.modules. */
 struct py_interpreter_state_v3_12 {
     struct py_interpreter_state_v3_12 *next;
 
@@ -79,7 +158,18 @@ struct py_interpreter_state_v3_12 {
         long count;                           /* Used in Modules/_threadmodule.c. */
         size_t stacksize;                     /* Used in Python/thread.c. */
     } threads;
-    /* ... runtime, finalizing, ceval, gc, ...: not read */
+
+    void *runtime;                            /* struct pyruntimestate * */
+    uintptr_t finalizing_;                    /* _Py_atomic_address _finalizing */
+    struct py_gc_runtime_state_v3_12 gc;
+    struct py_object_v3_12 *sysdict;            /* Dictionary of the sys module */
+    struct py_object_v3_12 *builtins;           /* Dictionary of the builtins module */
+    struct py_ceval_state_v3_12 ceval;
+    struct {                                  /* struct _import_state */
+        struct py_object_v3_12 *modules;        /* cached sys.modules dictionary */
+        /* ... modules_by_index, ...: not read */
+    } imports;
+    /* ... _gil, ...: not read */
 };
 
 /* _PyCFrame */
@@ -285,3 +375,125 @@ struct py_bytes_object_v3_12 {
     intptr_t ob_shash;                        /* Py_DEPRECATED(3.11) */
     char ob_sval[1];
 };
+
+/* ===== Thread state: the GIL holder and `threading` thread names (threadinfo.c) ===== */
+
+/* PyTypeObject (struct _typeobject, complete): function pointers as void *. */
+struct py_type_object_v3_12 {
+    struct py_var_object_v3_12 ob_base;        /* PyObject_VAR_HEAD */
+    const char *tp_name;                      /* For printing, in format "<module>.<name>" */
+    intptr_t tp_basicsize, tp_itemsize;       /* For allocation */
+    void *tp_dealloc;                         /* destructor */
+    intptr_t tp_vectorcall_offset;
+    void *tp_getattr, *tp_setattr;            /* getattrfunc, setattrfunc */
+    void *tp_as_async;                        /* PyAsyncMethods * */
+    void *tp_repr;                            /* reprfunc */
+    void *tp_as_number, *tp_as_sequence, *tp_as_mapping; /* method suites */
+    void *tp_hash, *tp_call, *tp_str, *tp_getattro, *tp_setattro;
+    void *tp_as_buffer;                       /* PyBufferProcs * */
+    unsigned long tp_flags;                   /* Flags to define presence of optional/expanded
+                                                 features */
+    const char *tp_doc;                       /* Documentation string */
+    void *tp_traverse, *tp_clear, *tp_richcompare;
+    intptr_t tp_weaklistoffset;               /* weak reference enabler */
+    void *tp_iter, *tp_iternext;
+    void *tp_methods, *tp_members, *tp_getset; /* struct PyMethodDef/PyMemberDef/PyGetSetDef * */
+    struct py_type_object_v3_12 *tp_base;
+    struct py_object_v3_12 *tp_dict;
+    void *tp_descr_get, *tp_descr_set;
+    intptr_t tp_dictoffset;
+    void *tp_init, *tp_alloc, *tp_new, *tp_free, *tp_is_gc;
+    struct py_object_v3_12 *tp_bases, *tp_mro, *tp_cache, *tp_subclasses, *tp_weaklist;
+    void *tp_del;                             /* destructor */
+    unsigned int tp_version_tag;              /* Type attribute cache version tag. */
+    void *tp_finalize;                        /* destructor */
+    void *tp_vectorcall;                      /* vectorcallfunc */
+    unsigned char tp_watched;                 /* bitset of which type-watchers care about this type */
+};
+
+/* PyHeapTypeObject (struct _heaptypeobject): the members up to ht_cached_keys. The method
+ * suites are embedded structs of function pointers, copied as arrays of that many pointers. */
+struct py_heap_type_object_v3_12 {
+    struct py_type_object_v3_12 ht_type;
+    void *as_async[4];                        /* PyAsyncMethods (am_send since 3.10) */
+    void *as_number[36];                      /* PyNumberMethods */
+    void *as_mapping[3];                      /* PyMappingMethods */
+    void *as_sequence[10];                    /* PySequenceMethods */
+    void *as_buffer[2];                       /* PyBufferProcs */
+    struct py_object_v3_12 *ht_name, *ht_slots, *ht_qualname;
+    void *ht_cached_keys;                     /* struct _dictkeysobject *: shared instance keys */
+    /* ... ht_module, ...: not read */
+};
+
+/* PyDictObject (complete) */
+struct py_dict_object_v3_12 {
+    struct py_object_v3_12 ob_base;             /* PyObject_HEAD */
+    intptr_t ma_used;                         /* Number of items in the dictionary */
+    uint64_t ma_version_tag;                  /* Dictionary version */
+    void *ma_keys;                            /* PyDictKeysObject * */
+    /* If ma_values is NULL, the table is "combined": keys and values are stored in ma_keys.
+       If ma_values is not NULL, the table is split: keys are stored in ma_keys and values are
+       stored in ma_values */
+    void *ma_values;                          /* PyDictValues *: the values of a split table */
+};
+
+/* enum DictKeysKind */
+enum {
+    DICT_KEYS_GENERAL_V3_12 = 0,
+    DICT_KEYS_UNICODE_V3_12 = 1,
+    DICT_KEYS_SPLIT_V3_12 = 2,
+};
+
+/* struct _dictkeysobject (default build): followed by 1 << dk_log2_index_bytes bytes of
+ * indices, then PyDictKeyEntry (GENERAL) or PyDictUnicodeEntry (UNICODE, SPLIT) entries. */
+struct py_dict_keys_object_v3_12 {
+    intptr_t dk_refcnt;
+    uint8_t dk_log2_size;                     /* Size of the hash table (dk_indices) by bits */
+    uint8_t dk_log2_index_bytes;              /* Size of the hash table (dk_indices) by bytes */
+    uint8_t dk_kind;                          /* Kind of keys */
+    uint32_t dk_version;                      /* Version number -- Reset to 0 by any modification */
+    intptr_t dk_usable;                       /* Number of usable entries in dk_entries. */
+    intptr_t dk_nentries;                     /* Number of used entries in dk_entries. */
+    char dk_indices[];                        /* char is required to avoid strict aliasing. */
+};
+
+/* PyDictKeyEntry */
+struct py_dict_key_entry_v3_12 {
+    intptr_t me_hash;
+    struct py_object_v3_12 *me_key;
+    struct py_object_v3_12 *me_value;           /* only meaningful for combined tables */
+};
+
+/* PyDictUnicodeEntry */
+struct py_dict_unicode_entry_v3_12 {
+    struct py_object_v3_12 *me_key;             /* The key must be Unicode and have hash. */
+    struct py_object_v3_12 *me_value;           /* only meaningful for combined tables */
+};
+
+/* struct _dictvalues (PyDictValues) */
+struct py_dict_values_v3_12 {
+    struct py_object_v3_12 *values[1];
+};
+
+/* PyModuleObject (Include/internal/pycore_moduleobject.h): the members up to md_dict. */
+struct py_module_object_v3_12 {
+    struct py_object_v3_12 ob_base;             /* PyObject_HEAD */
+    struct py_object_v3_12 *md_dict;
+    /* ... md_def, md_state, md_weaklist, md_name: not read */
+};
+
+/* struct _longobject (PyLongObject) with _PyLongValue inlined: lv_tag holds the number of
+ * 30-bit digits << 3 and the sign in its low 2 bits (0 positive, 1 zero, 2 negative). */
+struct py_long_object_v3_12 {
+    struct py_object_v3_12 ob_base;             /* PyObject_HEAD */
+    struct {
+        uintptr_t lv_tag;                     /* Number of digits, sign and flags */
+        uint32_t ob_digit[1];                 /* digit */
+    } long_value;
+};
+
+/* Instances of Py_TPFLAGS_MANAGED_DICT types keep a PyDictOrValues 3 words before the object:
+ * a dict pointer, or (low bit set) a PyDictValues pointer minus 1 (_PyObject_DictOrValuesPointer,
+ * _PyDictOrValues_GetValues). */
+#define PY_TPFLAGS_MANAGED_DICT_V3_12 (1ul << 4)
+#define PY_MANAGED_DICT_BEFORE_V3_12 (3 * sizeof(void *))

@@ -222,3 +222,112 @@ struct py_bytes_object_v3_13 {
     intptr_t ob_shash;                        /* Py_DEPRECATED(3.11) */
     char ob_sval[1];
 };
+
+/* ===== Thread state: the GIL holder and `threading` thread names (threadinfo.c) ===== */
+
+/* The GIL holder, the interpreter's sys.modules, tp_name, tp_flags, ma_keys, ma_values and the
+ * PyLongObject layout come from _Py_DebugOffsets; the rest from the copies below. */
+
+/* PyTypeObject (struct _typeobject, complete): function pointers as void *. */
+struct py_type_object_v3_13 {
+    struct py_var_object_v3_13 ob_base;        /* PyObject_VAR_HEAD */
+    const char *tp_name;                      /* For printing, in format "<module>.<name>" */
+    intptr_t tp_basicsize, tp_itemsize;       /* For allocation */
+    void *tp_dealloc;                         /* destructor */
+    intptr_t tp_vectorcall_offset;
+    void *tp_getattr, *tp_setattr;            /* getattrfunc, setattrfunc */
+    void *tp_as_async;                        /* PyAsyncMethods * */
+    void *tp_repr;                            /* reprfunc */
+    void *tp_as_number, *tp_as_sequence, *tp_as_mapping; /* method suites */
+    void *tp_hash, *tp_call, *tp_str, *tp_getattro, *tp_setattro;
+    void *tp_as_buffer;                       /* PyBufferProcs * */
+    unsigned long tp_flags;                   /* Flags to define presence of optional/expanded
+                                                 features */
+    const char *tp_doc;                       /* Documentation string */
+    void *tp_traverse, *tp_clear, *tp_richcompare;
+    intptr_t tp_weaklistoffset;               /* weak reference enabler */
+    void *tp_iter, *tp_iternext;
+    void *tp_methods, *tp_members, *tp_getset; /* struct PyMethodDef/PyMemberDef/PyGetSetDef * */
+    struct py_type_object_v3_13 *tp_base;
+    struct py_object_v3_13 *tp_dict;
+    void *tp_descr_get, *tp_descr_set;
+    intptr_t tp_dictoffset;
+    void *tp_init, *tp_alloc, *tp_new, *tp_free, *tp_is_gc;
+    struct py_object_v3_13 *tp_bases, *tp_mro, *tp_cache, *tp_subclasses, *tp_weaklist;
+    void *tp_del;                             /* destructor */
+    unsigned int tp_version_tag;              /* Type attribute cache version tag. */
+    void *tp_finalize;                        /* destructor */
+    void *tp_vectorcall;                      /* vectorcallfunc */
+    unsigned char tp_watched;                 /* bitset of which type-watchers care about this type */
+    uint16_t tp_versions_used;
+};
+
+/* PyHeapTypeObject (struct _heaptypeobject): the members up to ht_cached_keys. The method
+ * suites are embedded structs of function pointers, copied as arrays of that many pointers. */
+struct py_heap_type_object_v3_13 {
+    struct py_type_object_v3_13 ht_type;
+    void *as_async[4];                        /* PyAsyncMethods (am_send since 3.10) */
+    void *as_number[36];                      /* PyNumberMethods */
+    void *as_mapping[3];                      /* PyMappingMethods */
+    void *as_sequence[10];                    /* PySequenceMethods */
+    void *as_buffer[2];                       /* PyBufferProcs */
+    struct py_object_v3_13 *ht_name, *ht_slots, *ht_qualname;
+    void *ht_cached_keys;                     /* struct _dictkeysobject *: shared instance keys */
+    /* ... ht_module, ...: not read */
+};
+
+/* enum DictKeysKind */
+enum {
+    DICT_KEYS_GENERAL_V3_13 = 0,
+    DICT_KEYS_UNICODE_V3_13 = 1,
+    DICT_KEYS_SPLIT_V3_13 = 2,
+};
+
+/* struct _dictkeysobject (default build): followed by 1 << dk_log2_index_bytes bytes of
+ * indices, then PyDictKeyEntry (GENERAL) or PyDictUnicodeEntry (UNICODE, SPLIT) entries. */
+struct py_dict_keys_object_v3_13 {
+    intptr_t dk_refcnt;
+    uint8_t dk_log2_size;                     /* Size of the hash table (dk_indices) by bits */
+    uint8_t dk_log2_index_bytes;              /* Size of the hash table (dk_indices) by bytes */
+    uint8_t dk_kind;                          /* Kind of keys */
+    uint32_t dk_version;                      /* Version number -- Reset to 0 by any modification */
+    intptr_t dk_usable;                       /* Number of usable entries in dk_entries. */
+    intptr_t dk_nentries;                     /* Number of used entries in dk_entries. */
+    char dk_indices[];                        /* char is required to avoid strict aliasing. */
+};
+
+/* PyDictKeyEntry */
+struct py_dict_key_entry_v3_13 {
+    intptr_t me_hash;
+    struct py_object_v3_13 *me_key;
+    struct py_object_v3_13 *me_value;           /* only meaningful for combined tables */
+};
+
+/* PyDictUnicodeEntry */
+struct py_dict_unicode_entry_v3_13 {
+    struct py_object_v3_13 *me_key;             /* The key must be Unicode and have hash. */
+    struct py_object_v3_13 *me_value;           /* only meaningful for combined tables */
+};
+
+/* struct _dictvalues (PyDictValues) */
+struct py_dict_values_v3_13 {
+    uint8_t capacity;
+    uint8_t size;
+    uint8_t embedded;
+    uint8_t valid;
+    struct py_object_v3_13 *values[1];
+};
+
+/* PyModuleObject (Include/internal/pycore_moduleobject.h): the members up to md_dict. */
+struct py_module_object_v3_13 {
+    struct py_object_v3_13 ob_base;             /* PyObject_HEAD */
+    struct py_object_v3_13 *md_dict;
+    /* ... md_def, md_state, md_weaklist, md_name: not read */
+};
+
+/* Instances of Py_TPFLAGS_MANAGED_DICT types keep their dict pointer 3 words before the object
+ * (MANAGED_DICT_OFFSET, default build); Py_TPFLAGS_INLINE_VALUES types keep their values inline
+ * right after the object (_PyObject_InlineValues: tp_basicsize bytes in). */
+#define PY_TPFLAGS_INLINE_VALUES_V3_13 (1ul << 2)
+#define PY_TPFLAGS_MANAGED_DICT_V3_13 (1ul << 4)
+#define PY_MANAGED_DICT_BEFORE_V3_13 (3 * sizeof(void *))

@@ -18,6 +18,7 @@
  * headers.
  */
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* PyObject_HEAD */
@@ -32,7 +33,94 @@ struct py_var_object_v3_8 {
     intptr_t ob_size;                         /* Number of items in variable part */
 };
 
-/* struct pyruntimestate (_PyRuntimeState): only the leading members up to interpreters. */
+/* PyGC_Head */
+struct py_gc_head_v3_8 {
+    uintptr_t gc_next_, gc_prev_;             /* _gc_next, _gc_prev */
+};
+
+/* struct gc_generation */
+struct py_gc_generation_v3_8 {
+    struct py_gc_head_v3_8 head;
+    int threshold;                            /* collection threshold */
+    int count;                                /* count of allocations or collections of younger
+                                                 generations */
+};
+
+/* struct gc_generation_stats */
+struct py_gc_generation_stats_v3_8 {
+    intptr_t collections, collected, uncollectable;
+};
+
+/* struct _gc_runtime_state (NUM_GENERATIONS 3) */
+struct py_gc_runtime_state_v3_8 {
+    struct py_object_v3_8 *trash_delete_later;
+    int trash_delete_nesting;
+    int enabled;
+    int debug;
+    struct py_gc_generation_v3_8 generations[3]; /* linked lists of container objects */
+    struct py_gc_head_v3_8 *generation0;
+    struct py_gc_generation_v3_8 permanent_generation;
+    struct py_gc_generation_stats_v3_8 generation_stats[3];
+    int collecting;                           /* true if we are currently running the collector */
+    struct py_object_v3_8 *garbage;            /* list of uncollectable objects */
+    struct py_object_v3_8 *callbacks;          /* callbacks invoked around a collection */
+    intptr_t long_lived_total;
+    intptr_t long_lived_pending;
+};
+
+/* struct _pending_calls (NPENDINGCALLS 32) */
+struct py_pending_calls_v3_8 {
+    int finishing;
+    void *lock;                               /* PyThread_type_lock */
+    int calls_to_do;                          /* _Py_atomic_int: request for running pending
+                                                 calls */
+    int async_exc;                            /* Request for looking at tstate->async_exc */
+    struct {
+        void *func;                           /* int (*)(void *) */
+        void *arg;
+    } calls[32];
+    int first;
+    int last;
+};
+
+/* struct _gil_runtime_state (POSIX build: PyCOND_T pthread_cond_t, PyMUTEX_T
+ * pthread_mutex_t; FORCE_SWITCHING defined) */
+struct py_gil_runtime_state_v3_8 {
+    unsigned long interval;                   /* microseconds (the Python API uses seconds) */
+    /* Last PyThreadState holding / having held the GIL. This helps us know whether anyone else
+       was scheduled after we dropped the GIL. */
+    uintptr_t last_holder;                    /* _Py_atomic_address */
+    /* Whether the GIL is already taken (-1 if uninitialized). This is atomic because it can be
+       read without any lock taken in ceval.c. */
+    int locked;                               /* _Py_atomic_int */
+    unsigned long switch_number;              /* Number of GIL switches since the beginning. */
+    pthread_cond_t cond;
+    pthread_mutex_t mutex;
+    pthread_cond_t switch_cond;
+    pthread_mutex_t switch_mutex;
+};
+
+/* struct _ceval_runtime_state */
+struct py_ceval_runtime_state_v3_8 {
+    int recursion_limit;
+    int tracing_possible;                     /* Records whether tracing is on for any thread. */
+    int eval_breaker;                         /* _Py_atomic_int */
+    int gil_drop_request;                     /* _Py_atomic_int: request for dropping the GIL */
+    struct py_pending_calls_v3_8 pending;
+    int signals_pending;                      /* _Py_atomic_int: request for checking signals */
+    struct py_gil_runtime_state_v3_8 gil;
+};
+
+/* struct _gilstate_runtime_state: the members up to tstate_current. */
+struct py_gilstate_runtime_state_v3_8 {
+    int check_enabled;                        /* bpo-26558: flag to disable PyGILState_Check() */
+    /* Assuming the current thread holds the GIL, this is the PyThreadState for the current
+       thread. */
+    uintptr_t tstate_current;                 /* _Py_atomic_address */
+    /* ... getframe (3.8), autoInterpreterState, autoTSSkey: not read */
+};
+
+/* struct pyruntimestate (_PyRuntimeState): the members up to gilstate. */
 struct py_runtime_state_v3_8 {
     int preinitializing;                      /* Is running Py_PreInitialize()? */
     int preinitialized;                       /* Is Python preinitialized? */
@@ -45,14 +133,30 @@ struct py_runtime_state_v3_8 {
         struct py_interpreter_state_v3_8 *main;
         int64_t next_id;
     } interpreters;
-    /* ... xidregistry, main_thread, exitfuncs, gilstate, ...: not read */
+    struct {
+        void *mutex;                          /* PyThread_type_lock */
+        void *head;                           /* struct _xidregitem * */
+    } xidregistry;
+    unsigned long main_thread;
+    void *exitfuncs[32];                      /* void (*exitfuncs[NEXITFUNCS])(void) */
+    int nexitfuncs;
+    struct py_gc_runtime_state_v3_8 gc;
+    struct py_ceval_runtime_state_v3_8 ceval;
+    struct py_gilstate_runtime_state_v3_8 gilstate;
+    /* ... preconfig, open_code_hook, ...: not read */
 };
 
-/* struct _is (PyInterpreterState): only the leading members. */
+/* struct _is (PyInterpreterState): the members up to modules. */
 struct py_interpreter_state_v3_8 {
     struct py_interpreter_state_v3_8 *next;
     struct py_thread_state_v3_8 *tstate_head;
-    /* ... id, modules, sysdict, ...: not read */
+    int64_t id;
+    int64_t id_refcount;
+    int requires_idref;
+    void *id_mutex;                           /* PyThread_type_lock */
+    int finalizing;
+    struct py_object_v3_8 *modules;            /* sys.modules */
+    /* ... modules_by_index, sysdict, ...: not read */
 };
 
 /* _PyErr_StackItem */
@@ -175,4 +279,97 @@ struct py_bytes_object_v3_8 {
     struct py_var_object_v3_8 ob_base;        /* PyObject_VAR_HEAD */
     intptr_t ob_shash;
     char ob_sval[1];
+};
+
+/* ===== Thread state: the GIL holder and `threading` thread names (threadinfo.c) ===== */
+
+/* PyTypeObject (struct _typeobject, complete): function pointers as void *. */
+struct py_type_object_v3_8 {
+    struct py_var_object_v3_8 ob_base;        /* PyObject_VAR_HEAD */
+    const char *tp_name;                      /* For printing, in format "<module>.<name>" */
+    intptr_t tp_basicsize, tp_itemsize;       /* For allocation */
+    void *tp_dealloc;                         /* destructor */
+    intptr_t tp_vectorcall_offset;
+    void *tp_getattr, *tp_setattr;            /* getattrfunc, setattrfunc */
+    void *tp_as_async;                        /* PyAsyncMethods * */
+    void *tp_repr;                            /* reprfunc */
+    void *tp_as_number, *tp_as_sequence, *tp_as_mapping; /* method suites */
+    void *tp_hash, *tp_call, *tp_str, *tp_getattro, *tp_setattro;
+    void *tp_as_buffer;                       /* PyBufferProcs * */
+    unsigned long tp_flags;                   /* Flags to define presence of optional/expanded
+                                                 features */
+    const char *tp_doc;                       /* Documentation string */
+    void *tp_traverse, *tp_clear, *tp_richcompare;
+    intptr_t tp_weaklistoffset;               /* weak reference enabler */
+    void *tp_iter, *tp_iternext;
+    void *tp_methods, *tp_members, *tp_getset; /* struct PyMethodDef/PyMemberDef/PyGetSetDef * */
+    struct py_type_object_v3_8 *tp_base;
+    struct py_object_v3_8 *tp_dict;
+    void *tp_descr_get, *tp_descr_set;
+    intptr_t tp_dictoffset;
+    void *tp_init, *tp_alloc, *tp_new, *tp_free, *tp_is_gc;
+    struct py_object_v3_8 *tp_bases, *tp_mro, *tp_cache, *tp_subclasses, *tp_weaklist;
+    void *tp_del;                             /* destructor */
+    unsigned int tp_version_tag;              /* Type attribute cache version tag. */
+    void *tp_finalize;                        /* destructor */
+    void *tp_vectorcall;                      /* vectorcallfunc */
+    int (*tp_print)(void *, void *, int);    /* Py_DEPRECATED(3.8): kept for compatibility */
+};
+
+/* PyHeapTypeObject (struct _heaptypeobject): the members up to ht_cached_keys. The method
+ * suites are embedded structs of function pointers, copied as arrays of that many pointers. */
+struct py_heap_type_object_v3_8 {
+    struct py_type_object_v3_8 ht_type;
+    void *as_async[3];                        /* PyAsyncMethods */
+    void *as_number[36];                      /* PyNumberMethods */
+    void *as_mapping[3];                      /* PyMappingMethods */
+    void *as_sequence[10];                    /* PySequenceMethods */
+    void *as_buffer[2];                       /* PyBufferProcs */
+    struct py_object_v3_8 *ht_name, *ht_slots, *ht_qualname;
+    void *ht_cached_keys;                     /* struct _dictkeysobject *: shared instance keys */
+    /* ... ht_module, ...: not read */
+};
+
+/* PyDictObject (complete) */
+struct py_dict_object_v3_8 {
+    struct py_object_v3_8 ob_base;             /* PyObject_HEAD */
+    intptr_t ma_used;                         /* Number of items in the dictionary */
+    uint64_t ma_version_tag;                  /* Dictionary version */
+    void *ma_keys;                            /* PyDictKeysObject * */
+    /* If ma_values is NULL, the table is "combined": keys and values are stored in ma_keys.
+       If ma_values is not NULL, the table is split: keys are stored in ma_keys and values are
+       stored in ma_values */
+    void *ma_values;                          /* PyObject **: the values of a split table */
+};
+
+/* struct _dictkeysobject (Objects/dict-common.h, not installed): followed by the dk_size
+ * indices (1, 2, 4 or 8 bytes each, by dk_size), then the PyDictKeyEntry array. */
+struct py_dict_keys_object_v3_8 {
+    intptr_t dk_refcnt;
+    intptr_t dk_size;                         /* Size of the hash table (dk_indices): a power of 2 */
+    void *dk_lookup;                          /* dict_lookup_func */
+    intptr_t dk_usable;                       /* Number of usable entries in dk_entries. */
+    intptr_t dk_nentries;                     /* Number of used entries in dk_entries. */
+    char dk_indices[];                        /* char is required to avoid strict aliasing. */
+};
+
+/* PyDictKeyEntry (Objects/dict-common.h) */
+struct py_dict_key_entry_v3_8 {
+    intptr_t me_hash;                         /* Cached hash code of me_key. */
+    struct py_object_v3_8 *me_key;
+    struct py_object_v3_8 *me_value;           /* only meaningful for combined tables */
+};
+
+/* PyModuleObject (Objects/moduleobject.c, not installed): the members up to md_dict. */
+struct py_module_object_v3_8 {
+    struct py_object_v3_8 ob_base;             /* PyObject_HEAD */
+    struct py_object_v3_8 *md_dict;
+    /* ... md_def, md_state, md_weaklist, md_name: not read */
+};
+
+/* struct _longobject (PyLongObject): the sign of ob_size is the sign of the number, its
+ * absolute value the number of 30-bit digits (PYLONG_BITS_IN_DIGIT 30 on every 64-bit build). */
+struct py_long_object_v3_8 {
+    struct py_var_object_v3_8 ob_base;         /* PyObject_VAR_HEAD */
+    uint32_t ob_digit[1];                     /* digit */
 };
