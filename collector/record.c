@@ -15,6 +15,7 @@
 #include "pyprof/agg.h"
 #include "pyprof/output.h"
 #include "py/discover.h"
+#include "py/threadinfo.h"
 #include "py/walk.h"
 #include "sys/tracer.h"
 #include "sys/unwind.h"
@@ -136,6 +137,29 @@ static bool child_gone(struct recording *rc)
     else
         rc->child_reaped = target_exited(rc->pid, &rc->child_status);
     return rc->child_reaped;
+}
+
+/*
+ * -g/--gil: make sure the GIL holder of this version can be read at all, so an unsupported
+ * build fails now rather than giving an empty profile. Returns 0 or an exit code.
+ */
+static int gil_check(struct recording *rc, uint64_t interp)
+{
+    uint64_t holder = 0;
+    int r = threadinfo_gil_holder(&rc->mem, &rc->rt.off, rc->rt.runtime_addr, interp, &holder);
+
+    if (r == THREADINFO_E_UNSUPPORTED) {
+        fprintf(rc->err,
+                "pyprof: error: --gil: pyprof cannot find the GIL state of Python %u.%u (PID %d);\n"
+                "  record without --gil\n",
+                rc->rt.major, rc->rt.minor, (int)rc->pid);
+        return PYPROF_EXIT_UNSUPPORTED;
+    }
+    if (r < 0) {
+        fprintf(rc->err, "pyprof: error: --gil: %s\n", strerror(-r));
+        return PYPROF_EXIT_FATAL;
+    }
+    return 0; /* a transient failure (or nobody holding it) is fine: checked every sample */
 }
 
 /*
@@ -925,6 +949,9 @@ static void print_summary(struct recording *rc)
             "pyprof: sample cost: median %u us, p99 %u us; %" PRIu64 " reads, %" PRIu64
             " bytes read\n",
             cost_quantile(rc, 0.5), cost_quantile(rc, 0.99), n_reads, n_bytes);
+    if (rc->cfg->gil)
+        fprintf(rc->err, "pyprof: --gil: %" PRIu64 " thread samples left out (not holding the GIL)\n",
+                st->no_gil);
     if (rc->cfg->native)
         fprintf(rc->err,
                 "pyprof: native: %" PRIu64 " stacks merged with native frames, %" PRIu64
@@ -944,6 +971,7 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
         .lineno = cfg->lineno,
         .function_lines = cfg->function,
         .full_filenames = cfg->full_filenames,
+        .gil_only = cfg->gil,
     };
     uint64_t head = 0;
     int code = PYPROF_EXIT_OK, r;
@@ -1002,6 +1030,11 @@ int record_run(const struct pyprof_config *cfg, FILE *err)
         }
         if (cfg->native) {
             code = native_init(&rc);
+            if (code)
+                goto out;
+        }
+        if (cfg->gil) {
+            code = gil_check(&rc, head);
             if (code)
                 goto out;
         }

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pyprof/err.h"
 #include "pyprof/hash.h"
 #include "py/linetable.h"
 #include "py/pystr.h"
+#include "py/threadinfo.h"
 #include "py/walk.h"
 #include "sys/tracer.h"
 #include "sys/unwind.h"
@@ -60,6 +62,7 @@ struct code_entry {
     int32_t firstlineno;
     uint8_t *table;        /* line table copy (NULL when lines are not needed) */
     size_t table_len;
+    bool shim;             /* CPython's own trampoline code (file "<shim>"): never shown */
 };
 
 #define TPRED_MAX 128 /* thread states read speculatively per sample (first interpreter) */
@@ -147,6 +150,12 @@ struct walker {
     uint32_t fids[WALK_MAX_DEPTH + 1];
     bool fid_entry[WALK_MAX_DEPTH + 1];
     uint8_t ts_stopped[FRAME_BUF];  /* native mode: the thread state re-read after the stop */
+
+    /* Thread names from threading._active (thread_index), and the GIL holder (gil_only). */
+    struct threadinfo_names names;
+    int64_t names_read_ns;          /* monotonic time of the last read of the names, 0: never */
+    uint64_t cur_interp;            /* the interpreter being sampled */
+    uint64_t gil_holder;            /* its thread state holding the GIL, 0: none or unknown */
 
     /* Native mode (walker_set_native): NULL tracer when off. */
     struct tracer *tracer;
@@ -294,9 +303,41 @@ static int intern_str(struct walker *w, uint64_t addr, uint32_t *out, uint32_t *
 }
 
 /* The name of thread @tid: its comm (the kernel's thread name), read once per thread id. */
-static int thread_index(struct walker *w, uint64_t tid, uint32_t *out)
+#define NAMES_EVERY_NS 100000000LL /* threading names re-read at most this often */
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The `threading` name of thread @ident, or NULL; re-reads the names for a new ident. */
+static const char *python_thread_name(struct walker *w, uint64_t ident)
+{
+    const char *name = threadinfo_name_of(&w->names, ident);
+    int64_t now;
+
+    if (name)
+        return name;
+    now = mono_ns();
+    if (w->names_read_ns && now - w->names_read_ns < NAMES_EVERY_NS)
+        return NULL;
+    w->names_read_ns = now;
+    /* On failure the old table stays: names are a nicety, never a reason to drop a sample. */
+    threadinfo_names(w->mem, w->off, w->cur_interp, &w->names);
+    return threadinfo_name_of(&w->names, ident);
+}
+
+/*
+ * The aggregate's index of thread @tid (@ident: its pthread_t, the key of threading._active),
+ * named on first sight by its `threading` name, else its kernel name.
+ */
+static int thread_index(struct walker *w, uint64_t tid, uint64_t ident, uint32_t *out)
 {
     char path[64], name[64] = "";
+    const char *pyname;
     uint64_t v;
     uint32_t sid;
     ssize_t n = 0;
@@ -305,6 +346,11 @@ static int thread_index(struct walker *w, uint64_t tid, uint32_t *out)
     if (pp_u64map_get(w->thread_cache, tid, &v) == 0) {
         *out = (uint32_t)v;
         return 0;
+    }
+    pyname = python_thread_name(w, ident);
+    if (pyname) {
+        r = pp_strtab_intern(pp_agg_strtab(w->agg), pyname, strlen(pyname), &sid);
+        goto intern;
     }
     snprintf(path, sizeof(path), "/proc/%d/task/%llu/comm", (int)w->pid, (unsigned long long)tid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -317,6 +363,7 @@ static int thread_index(struct walker *w, uint64_t tid, uint32_t *out)
     while (n > 0 && name[n - 1] == '\n')
         n--;
     r = pp_strtab_intern(pp_agg_strtab(w->agg), name, (size_t)n, &sid);
+intern:
     if (!r)
         r = pp_agg_intern_thread(w->agg, tid, sid, out);
     if (r)
@@ -523,6 +570,17 @@ static int load_code(struct walker *w, uint64_t code, struct code_entry **out)
         r = intern_str(w, get_u64(buf, o->code_filename), &e.file, &e.origin);
     if (r)
         return r;
+    {
+        /*
+         * 3.12+ C-stack entry frames run the interpreter's trampoline code, file "<shim>". A
+         * stale read of one (its C stack slot already reused) can lack the owner mark that
+         * walk_frames() skips it by, so its code object marks it too (py-spy does the same).
+         */
+        size_t len = 0;
+        const char *file = pp_strtab_str(pp_agg_strtab_const(w->agg), e.file, &len);
+
+        e.shim = file && len == 6 && !memcmp(file, "<shim>", 6);
+    }
     e.firstlineno = get_i32(buf, o->code_firstlineno);
     if (w->snap_len)
         memcpy(e.snap, buf + w->snap_off, w->snap_len);
@@ -568,6 +626,8 @@ static int resolve(struct walker *w, const struct raw_frame *rf, uint32_t *out_f
     r = load_code(w, rf->code, &ce);
     if (r)
         return r;
+    if (ce->shim)
+        return RESOLVE_SKIP;
     f.name = ce->name;
     f.file = ce->file;
     f.origin = ce->origin;
@@ -1320,7 +1380,7 @@ static int sample_thread(struct walker *w, uint64_t tstate, const uint8_t *ts, u
             return r;
         w->stats.native++;
     }
-    r = thread_index(w, tid, &thread);
+    r = thread_index(w, tid, get_u64(ts, o->tstate_thread_id), &thread);
     if (!r)
         r = n_ips ? pp_agg_add_sample(w->agg, thread, w->merged, (uint32_t)n_merged, time_ns)
                   : pp_agg_add_sample(w->agg, thread, w->fids, (uint32_t)kept, time_ns);
@@ -1411,6 +1471,16 @@ int walker_sample(struct walker *w, uint64_t time_ns)
             return r;
         if (r)
             break;
+        w->cur_interp = interp;
+        if (w->opts.gil_only) {
+            r = threadinfo_gil_holder(w->mem, w->off, w->rt->runtime_addr, interp, &w->gil_holder);
+            if (r == THREADINFO_E_GONE)
+                return WALK_E_GONE;
+            if (r < 0)
+                return r;
+            if (r)
+                w->gil_holder = 0;
+        }
         for (nt = 0; tstate && nt < WALK_MAX_THREADS; nt++) {
             const uint8_t *tb = ts;
             bool predicted = ni == 0 && nt < w->tpred_ok && w->tpred[nt] == tstate;
@@ -1443,7 +1513,11 @@ int walker_sample(struct walker *w, uint64_t time_ns)
                 w->tpred_next_cframe[nt] = o->cframe_current_frame != PY_NO_FIELD
                                                ? get_u64(tb, o->tstate_frame) : 0;
             }
-            r = sample_thread(w, tstate, tb, time_ns);
+            r = 0;
+            if (w->opts.gil_only && tstate != w->gil_holder)
+                w->stats.no_gil++;
+            else
+                r = sample_thread(w, tstate, tb, time_ns);
             w->cf_hint_ok = false;
             if (r)
                 return r;
@@ -1555,6 +1629,7 @@ struct walker *walker_free(struct walker *w)
     pp_u64map_free(w->stat_fds);
     pp_u64map_free(w->tid_by_pthread);
     pp_u64map_free(w->native_cache);
+    threadinfo_names_deinit(&w->names);
     pp_u64map_free(w->thread_cache);
     free(w);
     return NULL;

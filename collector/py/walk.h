@@ -28,6 +28,7 @@ struct walk_opts {
     bool lineno;          /* false: no line numbers (--nolineno) */
     bool function_lines;  /* true: report each function's first line (-F/--function) */
     bool full_filenames;  /* true: full paths; false: py-spy's short names */
+    bool gil_only;        /* true: only the thread holding the GIL (-g/--gil) */
 };
 
 /* Counters, cumulative since walker_new(). Never logged per sample; reported once at the end. */
@@ -40,6 +41,7 @@ struct walk_stats {
     uint64_t code_misses;   /* frame-cache misses that needed the code object */
     uint64_t stale_codes;   /* cached code objects found replaced by new ones (caches dropped) */
     uint64_t idle;          /* thread samples left out because the thread was not running */
+    uint64_t no_gil;        /* gil_only: thread samples left out for not holding the GIL */
     uint64_t native;        /* stacks merged with their native frames (native mode) */
     uint64_t native_failed; /* native mode: stacks kept Python-only (the thread did not stop,
                              * could not be unwound, or its tid is unknown) */
@@ -64,6 +66,12 @@ struct walker *walker_free(struct walker *w);
  * Returns 0, WALK_E_GONE (the process is gone), or a negative errno (-ENOMEM).
  */
 int walker_sample(struct walker *w, uint64_t time_ns);
+
+/*
+ * Threads are named by their `threading` name where the target has one (read from
+ * threading._active when a new thread shows up, at most every 100 ms), else by the kernel's
+ * /proc/PID/task/TID/comm. A thread keeps the name it had when first seen.
+ */
 
 struct tracer;
 struct unwinder;

@@ -428,10 +428,11 @@ def t_deep(py, depth):
     with Target(py, s.path, [depth]) as t:
         check_record(t.pid, fmt_stack(frames))
         if depth <= 100:
-            # -t: the main thread's root carries the PID as its thread id and its comm.
+            # -t: the main thread's root carries the PID as its thread id, and its `threading`
+            # name if the target loaded threading, else its comm.
             with open("/proc/%d/task/%d/comm" % (t.pid, t.pid), encoding="utf-8") as f:
                 comm = f.read().rstrip("\n")
-            root = 'thread (%d "%s")' % (t.pid, comm)
+            root = 'thread (%d "%s")' % (t.pid, "MainThread" if t.info["threading"] else comm)
             check_record(t.pid, fmt_stack(frames, root=root), ["-t"], what="-t")
 
 
@@ -462,12 +463,12 @@ def t_threads(py):
         if t.info["main_tid"] != t.pid:
             raise Fail("test oracle: main thread id %s is not the PID" % t.info["main_tid"])
         tasks = set(int(x) for x in os.listdir("/proc/%d/task" % t.pid))
-        comms = {}
-        for tid in tasks:
-            with open("/proc/%d/task/%d/comm" % (t.pid, tid), encoding="utf-8") as f:
-                comms[tid] = f.read().rstrip("\n")
+        # Thread names: the `threading` names (the target names its threads w0, w1, ...).
+        comms = {t.info["main_tid"]: "MainThread"}
+        for i, th in enumerate(t.info["threads"]):
+            comms[th["tid"]] = "w%d" % i
 
-        # -t: one root per thread, each a real kernel thread of the target with its comm. With 51
+        # -t: one root per thread, each a real kernel thread of the target with its name. With 51
         # threads on a few cores most wait for the GIL or a CPU at any moment, so count them in
         # wall time (--idle); the CPU view is checked by idle-threads.
         stacks = record(t.pid, ["-t", "--idle"], dur="1", rate="100")
@@ -476,12 +477,12 @@ def t_threads(py):
         for stack, count in stacks:
             root, _, rest = stack.partition(";")
             m = re.match(r'^thread \(([0-9]+) "(.*)"\)$', root)
-            if not m or int(m.group(1)) not in tasks or comms[int(m.group(1))] != m.group(2):
+            if not m or int(m.group(1)) not in tasks or comms.get(int(m.group(1))) != m.group(2):
                 bad.append("%s x%d" % (root, count))
             else:
                 by_root[int(m.group(1))].append((stack, count))
         if bad:
-            raise Fail("%d stack(s) have a root that is not `thread (TID \"COMM\")` of a thread "
+            raise Fail("%d stack(s) have a root that is not `thread (TID \"NAME\")` of a thread "
                        "of PID %d (tasks %s..): %s" % (len(bad), t.pid, sorted(tasks)[:3],
                                                        ", ".join(sorted(set(bad))[:4])))
         missing = sorted(set(expected) - set(by_root))

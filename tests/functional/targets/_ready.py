@@ -7,6 +7,7 @@ for frames outside the target's own file (threading, asyncio), whose lines vary 
 """
 import json
 import os
+import sys
 
 
 def capture(frame):
@@ -22,6 +23,8 @@ def capture(frame):
 
 def signal_ready(path, **info):
     info.setdefault("pid", os.getpid())
+    # pyprof names a thread by its `threading` name when the module is loaded, else by comm.
+    info.setdefault("threading", "threading" in sys.modules)
     data = json.dumps(info).encode("utf-8")
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
