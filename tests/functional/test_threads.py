@@ -10,9 +10,9 @@ loop (so it holds the GIL), the main thread waits in join(). Checks, per interpr
   gil-json     exactly one thread has "gil": true, and it is the busy one
   text         the text dump: "Thread TID (NAME) [running, holds the GIL]" on the busy thread,
                the sleeping threads without the GIL mark
-  no-threading a target that never imports threading: the main thread keeps its comm as name,
-               and it holds the GIL (it spins)
-  renamed      a thread renamed after start (t.name = ...) shows its new name
+  no-threading a target that never imports threading (-S): the main thread keeps its comm as
+               name, and it holds the GIL (it spins)
+A thread renamed after it started (t.name = ...) must show its new name.
 Stdlib only. Usage: test_threads.py --pyprof PATH; the last line is "N passed, N failed, N skipped".
 """
 import argparse
@@ -67,10 +67,11 @@ sys.stdout.flush()
 threads[0].join()
 ''' % LONG
 
-# No threading import at all: the main thread spins (and holds the GIL).
+# No threading import at all (run with -S: some site-packages .pth files import it): the main
+# thread spins (and holds the GIL). It says whether threading got imported anyway.
 PLAIN_TARGET = r'''
 import sys, time
-sys.stdout.write("ready\n")
+sys.stdout.write("threading %s\n" % ("threading" in sys.modules))
 sys.stdout.flush()
 x = 0
 while True:
@@ -133,8 +134,8 @@ def pythons():
 class Target:
     """A target script under one interpreter, in its own session; killed on exit."""
 
-    def __init__(self, python, path):
-        self.p = subprocess.Popen([python, path], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    def __init__(self, python, path, flags=()):
+        self.p = subprocess.Popen([python] + list(flags) + [path], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                   env=ENV, start_new_session=True)
         self.pid = self.p.pid
         self.line = self.p.stdout.readline()
@@ -226,9 +227,11 @@ def test_text(pyprof, py, path):
 
 
 def test_plain(pyprof, py, path):
-    with Target(py, path) as t:
+    with Target(py, path, ["-S"]) as t:
         d = json.loads(dump(pyprof, t.pid, True))
         name = comm(t.pid, t.pid)
+        if t.line.split() != [b"threading", b"False"]:
+            raise Fail(f"threading was imported in the target ({t.line!r})")
     th = {x["tid"]: x for x in d["threads"]}
     if set(th) != {t.pid}:
         raise Fail(f"threads {sorted(th)}, expected [{t.pid}]")

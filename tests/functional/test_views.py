@@ -23,6 +23,7 @@ import time
 TARGET = r'''import os, sys, threading, time
 tids = {}
 def sleeper():
+    tids["sleeper_name"] = threading.current_thread().name
     tids["sleeper"] = threading.get_native_id()
     while True:
         time.sleep(100)  # L:sleep
@@ -34,7 +35,8 @@ def main():
     while "sleeper" not in tids:
         time.sleep(0.01)
     time.sleep(0.05)
-    sys.stdout.write(json.dumps({"main": threading.get_native_id(), "sleeper": tids["sleeper"]}) + "\n")
+    sys.stdout.write(json.dumps({"main": threading.get_native_id(), "sleeper": tids["sleeper"],
+                                 "sleeper_name": tids["sleeper_name"]}) + "\n")
     sys.stdout.flush()
     spin()  # L:main
 import json
@@ -124,11 +126,6 @@ def report(name, fn):
     sys.stdout.flush()
 
 
-def comm(pid, tid):
-    with open("/proc/%d/task/%d/comm" % (pid, tid)) as f:
-        return f.read().rstrip("\n")
-
-
 def expect(cond, why):
     if not cond:
         raise Fail(why)
@@ -148,16 +145,19 @@ def test_dump_text(python):
         blocks = {}
         for blk in out.split("\n\n")[1:]:
             head, *frames = blk.strip("\n").split("\n")
-            m = re.match(r"Thread (\d+) \((.*)\) \[(running|idle)\]", head)
+            m = re.match(r"Thread (\d+) \((.*)\) \[(running|idle)(, holds the GIL)?\]$", head)
             expect(m, "bad thread header %r" % head)
-            blocks[int(m.group(1))] = (m.group(2), m.group(3), frames)
+            blocks[int(m.group(1))] = (m.group(2), m.group(3), frames, bool(m.group(4)))
         mt, st = t.tids["main"], t.tids["sleeper"]
         expect(set(blocks) == {mt, st}, "threads %s, expected %s" % (sorted(blocks), [mt, st]))
         want = ['  File "%s", line %d, in %s' % (f, l, n) for n, f, l in reversed(main_frames(t))]
         expect(blocks[mt][2] == want, "main thread:\n%s\nexpected:\n%s"
                % ("\n".join(blocks[mt][2]), "\n".join(want)))
         expect(blocks[mt][1] == "running", "main thread is %s" % blocks[mt][1])
-        expect(blocks[mt][0] == comm(t.pid, mt), "main thread name %r" % blocks[mt][0])
+        expect(blocks[mt][0] == "MainThread", "main thread name %r" % blocks[mt][0])
+        expect(blocks[st][0] == t.tids["sleeper_name"], "sleeper name %r" % blocks[st][0])
+        expect(blocks[mt][3] and not blocks[st][3], "GIL marks: main %s, sleeper %s (the main "
+               "thread spins)" % (blocks[mt][3], blocks[st][3]))
         last = '  File "%s", line %d, in sleeper' % (t.path, LINES["sleep"])
         expect(blocks[st][2] and blocks[st][2][-1] == last,
                "sleeper innermost %r, expected %r" % (blocks[st][2][-1:], last))
@@ -182,7 +182,10 @@ def test_dump_json(python, version):
         f0 = th[st]["frames"][0]
         expect((f0["name"], f0["file"], f0["line"]) == ("sleeper", t.path, LINES["sleep"]),
                "sleeper innermost %s" % f0)
-        expect(th[st]["name"] == comm(t.pid, st), "sleeper name %r" % th[st]["name"])
+        expect(th[st]["name"] == t.tids["sleeper_name"], "sleeper name %r" % th[st]["name"])
+        expect(th[mt]["name"] == "MainThread", "main name %r" % th[mt]["name"])
+        expect(th[mt]["gil"] is True and th[st]["gil"] is False,
+               "gil: main %r, sleeper %r (the main thread spins)" % (th[mt]["gil"], th[st]["gil"]))
 
 
 def test_dump_not_python():

@@ -12,6 +12,12 @@
  *   Include/cpython/code.h            (struct PyCodeObject)
  *   Include/cpython/unicodeobject.h   (PyASCIIObject, PyCompactUnicodeObject)
  *   Include/cpython/bytesobject.h     (PyBytesObject)
+ *   Include/cpython/object.h          (PyTypeObject, PyHeapTypeObject)
+ *   Include/internal/pycore_runtime.h, pycore_interp.h, pycore_gc.h, pycore_gil.h (GIL holder,
+ *                                      interp->modules), Include/cpython/dictobject.h,
+ *                                      Objects/dict-common.h,
+ *                                      Include/internal/pycore_moduleobject.h,
+ *                                      Include/longintrepr.h (thread names)
  * Differences from 3.9: the tstate gains cframe, the frame gains f_stackdepth, co_lnotab became
  * co_linetable (PEP 626) and f_lasti counts 2-byte code units.
  * Only the members up to the last one we read are copied; a struct that ends early says so.

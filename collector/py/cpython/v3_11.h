@@ -13,6 +13,12 @@
  *   Include/internal/pycore_frame.h   (_PyInterpreterFrame, enum _frameowner)
  *   Include/cpython/unicodeobject.h   (PyASCIIObject, PyCompactUnicodeObject)
  *   Include/cpython/bytesobject.h     (PyBytesObject)
+ *   Include/cpython/object.h          (PyTypeObject, PyHeapTypeObject)
+ *   Include/internal/pycore_runtime.h, pycore_interp.h, pycore_gc.h, pycore_gil.h (GIL holder,
+ *                                      interp->modules), Include/cpython/dictobject.h,
+ *                                      Include/internal/pycore_dict.h, pycore_object.h,
+ *                                      pycore_moduleobject.h, Include/cpython/longintrepr.h
+ *                                      (thread names)
  * Only the members up to the last one we read are copied; a struct that ends early says so.
  * Type mapping: Py_ssize_t and Py_hash_t -> intptr_t; PyObject * -> struct py_object_v3_11 *;
  * other object and function pointers -> void * (same size and alignment on every LP64 ABI);

@@ -10,6 +10,10 @@
  *   Include/internal/pycore_frame.h   (enum _frameowner)
  *   Include/cpython/unicodeobject.h   (PyASCIIObject, PyCompactUnicodeObject)
  *   Include/cpython/bytesobject.h     (PyBytesObject)
+ *   Include/cpython/object.h          (PyTypeObject, PyHeapTypeObject)
+ *   Include/internal/pycore_dict.h    (struct _dictkeysobject, PyDictValues: thread names)
+ *   Include/internal/pycore_object.h  (MANAGED_DICT_OFFSET, _PyObject_InlineValues)
+ *   Include/internal/pycore_moduleobject.h (PyModuleObject)
  * The 3.13 walker takes every offset that _Py_DebugOffsets has from the target itself
  * (debugoffsets.c); the structs below are only for what it lacks. Type mapping: Py_ssize_t and
  * Py_hash_t -> intptr_t; PyObject * -> struct py_object_v3_13 *. Default (GIL) build only:

@@ -11,6 +11,13 @@
  *   Include/code.h                   (PyCodeObject)
  *   Include/cpython/unicodeobject.h  (PyASCIIObject, PyCompactUnicodeObject)
  *   Include/bytesobject.h            (PyBytesObject)
+ *   Include/internal/pycore_pymem.h  (PyGC_Head, struct _gc_runtime_state) and
+ *   Include/internal/pycore_gil.h    (struct _gil_runtime_state), for the GIL holder
+ *   Include/cpython/object.h         (PyTypeObject, PyHeapTypeObject)
+ *   Include/cpython/dictobject.h     (PyDictObject)
+ *   Objects/dict-common.h            (struct _dictkeysobject, PyDictKeyEntry)
+ *   Objects/moduleobject.c           (PyModuleObject)
+ *   Include/longintrepr.h            (struct _longobject)
  * Only the members up to the last one we read are copied; a struct that ends early says so.
  * Type mapping: Py_ssize_t and Py_hash_t -> intptr_t; PyObject * -> struct py_object_v3_8 *;
  * other object and function pointers -> void * (same size and alignment on every LP64 ABI).

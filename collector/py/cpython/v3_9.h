@@ -12,6 +12,11 @@
  *   Include/cpython/code.h            (struct PyCodeObject)
  *   Include/cpython/unicodeobject.h   (PyASCIIObject, PyCompactUnicodeObject)
  *   Include/cpython/bytesobject.h     (PyBytesObject)
+ *   Include/cpython/object.h          (PyTypeObject, PyHeapTypeObject)
+ *   Include/internal/pycore_runtime.h, pycore_interp.h, pycore_gc.h, pycore_gil.h (GIL holder,
+ *                                      interp->modules), Include/cpython/dictobject.h,
+ *                                      Objects/dict-common.h, Objects/moduleobject.c,
+ *                                      Include/longintrepr.h (thread names)
  * Same layout as 3.8 for everything read here; only the header files moved.
  * Only the members up to the last one we read are copied; a struct that ends early says so.
  * Type mapping: Py_ssize_t and Py_hash_t -> intptr_t; PyObject * -> struct py_object_v3_9 *;
