@@ -92,14 +92,16 @@ static const char usage_diff[] =
     "  -h, --help             this text\n";
 
 static const char usage_dump[] =
-    "Usage: pyprof dump --pid PID [--json]\n"
+    "Usage: pyprof dump --pid PID [--json] [--native]\n"
     "\n"
     "Print the current Python traceback of every thread (innermost call last), with its\n"
-    "thread id, name and whether the kernel shows it running or idle.\n"
+    "thread id, name (its threading name, else the kernel's), whether the kernel shows it\n"
+    "running or idle, and whether it holds the GIL.\n"
     "\n"
     "Options:\n"
     "  -p, --pid PID          the process to look at\n"
     "  -j, --json             JSON instead of text (frames innermost first)\n"
+    "  -n, --native           native (C) frames too, between the Python frames (ptrace)\n"
     "  -h, --help             this text\n"
     "\n"
     "Exit codes: 0 ok, 2 fatal error, 3 no such process, 4 permission denied,\n"
@@ -315,6 +317,7 @@ static int parse_view(struct pyprof_config *cfg, int argc, char **argv, const ch
         { "json", no_argument, NULL, 'j' },
         { "rate", required_argument, NULL, 'r' },
         { "duration", required_argument, NULL, 'd' },
+        { "native", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -323,7 +326,7 @@ static int parse_view(struct pyprof_config *cfg, int argc, char **argv, const ch
 
     optind = 0; /* 0, not 1: makes glibc reinitialise its state between parses */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:jr:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:jr:d:nh", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (parse_pid(cfg, optarg, err))
@@ -333,6 +336,11 @@ static int parse_view(struct pyprof_config *cfg, int argc, char **argv, const ch
             if (is_top)
                 goto unknown;
             cfg->json = true;
+            break;
+        case 'n':
+            if (is_top)
+                goto unknown;
+            cfg->native = true;
             break;
         case 'r':
             if (!is_top)

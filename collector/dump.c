@@ -15,6 +15,8 @@
 #include "pyprof/strtab.h"
 #include "py/threadinfo.h"
 #include "py/walk.h"
+#include "sys/tracer.h"
+#include "sys/unwind.h"
 
 #define DUMP_SAMPLES 5            /* 3.8-3.10 drop a thread's first sample (torn-read guard) */
 #define DUMP_PAUSE_NS 2000000L    /* between samples */
@@ -184,7 +186,9 @@ static void print_text(const struct dump_target *t, const struct pp_agg *agg,
             const struct pp_frame *f = pp_agg_frame_get(agg, v.fids[k]);
             const char *file = pp_strtab_str(st, f->file, NULL);
 
-            if (f->line)
+            if (f->origin == PP_ORIGIN_NATIVE)
+                fprintf(out, "  Native \"%s\", in %s\n", file, pp_strtab_str(st, f->name, NULL));
+            else if (f->line)
                 fprintf(out, "  File \"%s\", line %" PRIu32 ", in %s\n", file, f->line,
                         pp_strtab_str(st, f->name, NULL));
             else
@@ -215,7 +219,8 @@ static void print_json(const struct dump_target *t, const struct pp_agg *agg,
             json_str(out, pp_strtab_str(st, f->name, NULL));
             fputs(",\"file\":", out);
             json_str(out, pp_strtab_str(st, f->file, NULL));
-            fprintf(out, ",\"line\":%" PRIu32 "}", f->line);
+            fprintf(out, ",\"line\":%" PRIu32 ",\"native\":%s}", f->line,
+                    f->origin == PP_ORIGIN_NATIVE ? "true" : "false");
         }
         fputs("]}", out);
     }
@@ -228,6 +233,8 @@ int dump_run(const struct pyprof_config *cfg, FILE *out, FILE *err)
     struct dump_target t;
     struct pp_agg *agg = NULL;
     struct walker *w = NULL;
+    struct tracer *tr = NULL;
+    struct unwinder *uw = NULL;
     struct dump_thread *th = NULL;
     size_t n = 0, n_samples;
     uint32_t n_threads;
@@ -245,6 +252,28 @@ int dump_run(const struct pyprof_config *cfg, FILE *out, FILE *err)
         fprintf(err, "pyprof: error: %s\n", strerror(-r));
         code = PYPROF_EXIT_FATAL;
         goto out;
+    }
+    if (cfg->native) {
+        /* Each thread is stopped for a moment while both of its stacks are read. */
+        r = tracer_new(&tr, t.pid);
+        if (!r)
+            r = unwinder_new(&uw, t.pid, t.rt.binary);
+        if (!r)
+            r = tracer_stop(tr, t.pid);
+        if (r == TRACER_E_PERM) {
+            fprintf(err, "pyprof: error: --native needs ptrace and PID %d refused it (EPERM); run\n"
+                         "  as root or with CAP_SYS_PTRACE, or drop --native\n", (int)t.pid);
+            code = PYPROF_EXIT_PERM;
+            goto out;
+        }
+        if (!r)
+            r = tracer_resume(tr, t.pid);
+        if (r < 0) {
+            fprintf(err, "pyprof: error: native stacks: %s\n", strerror(-r));
+            code = PYPROF_EXIT_FATAL;
+            goto out;
+        }
+        walker_set_native(w, tr, uw, false);
     }
     for (int i = 0; i < DUMP_SAMPLES; i++) {
         if (i)
@@ -308,6 +337,8 @@ int dump_run(const struct pyprof_config *cfg, FILE *out, FILE *err)
     }
 out:
     free(th);
+    tracer_free(tr);
+    unwinder_free(uw);
     walker_free(w);
     pp_agg_free(agg);
     return code;

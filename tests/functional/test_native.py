@@ -16,6 +16,7 @@ attached one must both keep running afterwards, with no tracer left (TracerPid 0
 Stdlib only. Usage: test_native.py --pyprof PATH   (interpreters: PYPROF_TEST_PYTHONS or pyenv)
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -225,6 +226,31 @@ def check_all(name, stacks, py_is_static):
     report("PASS", name, f"{i_inner - i_call - 1} interpreter frames between ext_call and inner")
 
 
+def check_dump(pyprof, tag, pid, lines):
+    """dump --native --json: the main thread's frames, innermost first, C between Python."""
+    want = [("busy_leaf", "ppext.so", 0, True), ("ext_leaf", "ppext.so", 0, True),
+            ("inner", "native_target.py", lines["inner"], False),
+            ("ext_call", "ppext.so", 0, True),
+            ("middle", "native_target.py", lines["middle"], False),
+            ("outer", "native_target.py", lines["outer"], False),
+            ("<module>", "native_target.py", lines["module"], False)]
+    got = None
+    for _ in range(5):  # the target is in busy_leaf nearly all the time; retry the rare miss
+        r = subprocess.run([pyprof, "dump", "--native", "--json", "--pid", str(pid)],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode:
+            report("FAIL", f"dump --native [{tag}]", f"exit {r.returncode}: {r.stderr[-600:]}")
+            return
+        doc = json.loads(r.stdout)
+        main = [t for t in doc["threads"] if t["tid"] == pid]
+        got = [(f["name"], os.path.basename(f["file"]), f["line"], f["native"])
+               for f in (main[0]["frames"] if main else [])]
+        if got == want:
+            report("PASS", f"dump --native [{tag}]", "exact merged traceback")
+            return
+    report("FAIL", f"dump --native [{tag}]", f"got {got}, want {want}")
+
+
 def run(pyprof, args, timeout=60):
     return subprocess.run([pyprof, "record", "--no-progress"] + args, capture_output=True,
                           text=True, timeout=timeout)
@@ -276,6 +302,7 @@ def test_interpreter(pyprof, tag, py, tmp):
             report("FAIL", f"native-all [{tag}]", f"exit {r.returncode}: {r.stderr[-800:]}")
         else:
             check_all(f"native-all [{tag}]", parse_folded(out), py.startswith("/usr/bin"))
+        check_dump(pyprof, tag, p.pid, lines)
         time.sleep(0.1)
         tp, st = tracer_of(p.pid), state_of(p.pid)
         if p.poll() is not None or tp != 0 or st in ("t", "T"):
