@@ -703,6 +703,7 @@ static int sample_loop(struct recording *rc)
             if (!live)
                 break;
         } else {
+            const struct walk_stats *ws = walker_stats(rc->walker);
             uint64_t found;
 
             if (now - rc->watched >= WATCH_EVERY) {
@@ -724,7 +725,7 @@ static int sample_loop(struct recording *rc)
                 if (r < 0)
                     break;
             }
-            found = walker_stats(rc->walker)->stacks + walker_stats(rc->walker)->idle;
+            found = ws->stacks + ws->idle + ws->no_gil; /* a sample that finds none: a miss */
             r = walker_sample(rc->walker, (uint64_t)now);
             if (r == WALK_E_GONE) {
                 if (!rc->launched)
@@ -735,7 +736,7 @@ static int sample_loop(struct recording *rc)
             }
             if (r < 0)
                 break;
-            if (walker_stats(rc->walker)->stacks + walker_stats(rc->walker)->idle == found &&
+            if (ws->stacks + ws->idle + ws->no_gil == found &&
                 now - rc->watched >= WATCH_AFTER_MISS) {
                 r = watch_target(rc, now);
                 if (r) {

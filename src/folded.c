@@ -111,7 +111,8 @@ int pp_folded_write(const struct pp_agg *a, const struct pp_folded_opts *opts, F
 
             if (j)
                 r = pp_buf_putc(&line, ';');
-            if (r >= 0)
+            /* Frames that all render empty leave frames.text.p NULL: no NULL + 0. */
+            if (r >= 0 && frames.off[fid + 1] > frames.off[fid])
                 r = pp_buf_put(&line, frames.text.p + frames.off[fid],
                             frames.off[fid + 1] - frames.off[fid]);
         }

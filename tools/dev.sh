@@ -8,6 +8,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${PYPROF_BUILD_DIR:-$here/build}
+# The gcc -Db_sanitize=address,undefined build that `tools/fuzz.sh --asan-units` makes.
+export PYPROF_ASAN_BUILD=${PYPROF_ASAN_BUILD:-/tmp/pyprof-asan-build}
 mode=${1:-demo}
 
 apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-dev
@@ -15,8 +17,8 @@ apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-de
               libmicrohttpd-dev libsqlite3-dev libsystemd-dev systemd curl)
 # Third-party readers the test suite checks our outputs with.
 test_packages=(chromium golang-go golang-github-google-pprof-dev libxml2-utils)
-# Fuzzing (tools/fuzz.sh: libFuzzer needs clang and its runtime).
-test_packages+=(clang libclang-rt-14-dev)
+# Fuzzing (tools/fuzz.sh: libFuzzer needs clang and its runtime); memcheck over the unit tests.
+test_packages+=(clang libclang-rt-14-dev valgrind)
 
 install_missing() {
     local missing=() want=("${apt_packages[@]}")
@@ -123,6 +125,25 @@ run_checker() {
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
 
+# Run one suite against the ASan+UBSan build. Any sanitizer report fails it, whatever the suite
+# made of the exit status (a process killed by the test, an expected non-zero exit): every report
+# goes to a file of its own (log_path), and each file found afterwards counts as one failure.
+run_asan_suite() {
+    local name=$1 logs f
+    shift
+    logs=$(mktemp -d)
+    run_suite "$name" env \
+        ASAN_OPTIONS="abort_on_error=1:halt_on_error=1:detect_leaks=1:log_path=$logs/asan" \
+        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" "$@"
+    for f in "$logs"/*; do
+        [ -f "$f" ] || continue
+        echo "FAIL $name: sanitizer report ${f##*/}:"
+        grep -E 'ERROR:|runtime error|SUMMARY:|^ +#[0-9]+ 0x' "$f" | head -n 12
+        failed=$((failed + 1))
+    done
+    rm -rf "$logs"
+}
+
 do_test() {
     local log="$build/meson-logs/testlog.json" p f s
     passed=0 failed=0 skipped=0
@@ -168,6 +189,36 @@ PY
     # tests again in a gcc -Db_sanitize=address,undefined build (separate build dirs in /tmp).
     run_checker fuzz "$here/tools/fuzz.sh" --seconds 10 --report
     run_checker asan "$here/tools/fuzz.sh" --asan-units
+    # The suites that run our binaries, again against that ASan+UBSan build (~3.5 minutes): the
+    # functional suite with one interpreter per frame model (3.10 heap frames, 3.12 datastack
+    # chunks), the server suite, the agent suite.
+    local abin=$PYPROF_ASAN_BUILD pys="" v p
+    if [ -x "$abin/collector/pyprof" ]; then
+        for v in 3.10 3.12; do
+            p=$(pyenv prefix "$v" 2>/dev/null)/bin/python3 && [ -x "$p" ] && pys+="$p "
+        done
+        if [ -n "$pys" ]; then
+            PYPROF_TEST_PYTHONS=$pys run_asan_suite asan-functional \
+                python3 "$here/tests/functional/run.py" --pyprof "$abin/collector/pyprof"
+        else
+            echo "SKIP asan-functional: pyenv has neither 3.10 nor 3.12"
+            skipped=$((skipped + 1))
+        fi
+        if [ -x "$abin/server/pyprof-server" ]; then
+            run_asan_suite asan-server python3 "$here/tests/server/run.py" \
+                --server "$abin/server/pyprof-server" --pyprof "$abin/collector/pyprof"
+            run_asan_suite asan-agent python3 "$here/tests/agent/run.py" \
+                --pyprof "$abin/collector/pyprof" --server "$abin/server/pyprof-server"
+        else
+            echo "SKIP asan-server, asan-agent: the ASan build has no pyprof-server"
+            skipped=$((skipped + 2))
+        fi
+    else
+        echo "SKIP asan-functional, asan-server, asan-agent: no ASan build (see the asan checker)"
+        skipped=$((skipped + 3))
+    fi
+    # valgrind memcheck over the unit tests of the normal build: no leaks, no invalid accesses.
+    run_checker valgrind "$here/tools/fuzz.sh" --valgrind-units "$build"
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }

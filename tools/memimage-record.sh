@@ -12,7 +12,10 @@ build=$here/build
 if [ "${1:-}" = -b ]; then build=$2; shift 2; fi
 [ $# -gt 0 ] || set -- 3.9 3.10 3.11 3.12 3.13
 tool=$build/tests/memimage
-[ -x "$tool" ] || { echo "memimage-record: $tool not built (ninja -C $build tests/memimage)" >&2; exit 1; }
+if [ ! -x "$tool" ]; then
+    echo "memimage-record: $tool not built (ninja -C $build tests/memimage)" >&2
+    exit 1
+fi
 mkdir -p "$here/tests/fuzz/corpus/walk" "$here/tests/fuzz/walk-expected"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

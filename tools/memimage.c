@@ -327,7 +327,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < trim.n; i++)
         bytes += trim.regions[i].len;
-    fprintf(stderr, "memimage: CPython %u.%u.%u, %zu regions, %llu bytes kept of the walk's pages\n",
+    fprintf(stderr, "memimage: CPython %u.%u.%u, %zu regions, %llu bytes of the walk's pages\n",
             rt.major, rt.minor, rt.micro, trim.n, (unsigned long long)bytes);
     fputs(s_live, stdout);
     rc = 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-multipart: ingest_run() — the whole /ingest body path — on hostile requests, aimed at the
- * multipart/form-data parser. The input's first line is the request, '&'-separated key=value
+ * fuzz-multipart: ingest_run(), the whole /ingest body path, on hostile requests, aimed at
+ * the multipart/form-data parser. The input's first line is the request, '&'-separated key=value
  * pairs: ct (Content-Type, boundary included), fmt (format=), enc (Content-Encoding), name,
  * from, until, rate; the rest is the body. Seeds (tests/fuzz/corpus/multipart/): the Go client's
  * multipart upload of the pprof corpus (as tests/server/run.py sends it), plain pprof (raw and

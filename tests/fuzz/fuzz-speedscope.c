@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz-speedscope: ingest_run() with format=speedscope on a hostile JSON body (the server's own
- * JSON parser and the sampled/evented profile readers). A body that starts 1f 8b is also sent
- * with Content-Encoding: gzip. Seeds: the speedscope files in tests/golden/speedscope/ and the evented
- * profiles of tests/server/run.py. Accepted uploads go to a scratch store (fuzz-store.h).
+ * JSON parser and the sampled/evented profile readers). A body that starts 1f 8b is sent with
+ * Content-Encoding: gzip. Seeds: the speedscope files in tests/golden/speedscope/ and the
+ * evented profiles of tests/server/run.py. Accepted uploads go to a scratch store (fuzz-store.h).
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -50,7 +50,8 @@ def multipart(boundary, parts):
 
 def gen_multipart():
     d = fresh("multipart")
-    cfg = (b"sample_type_config", b"c.json", b'{"samples":{"units":"samples","display-name":"cpu"}}')
+    cfg = (b"sample_type_config", b"c.json",
+           b'{"samples":{"units":"samples","display-name":"cpu"}}')
     ct = b"ct=multipart/form-data; boundary="
     small = read("tests/fuzz/corpus/pprof/small.pb.gz")
     for f in sorted(os.listdir(os.path.join(CORPUS, "pprof"))):
@@ -70,7 +71,8 @@ def gen_multipart():
     put(d, "folded-gz", b"enc=gzip&from=now-10s\n" + gz(folded))
     lines = b"".join(l.rsplit(b" ", 1)[0] + b"\n" for l in folded.splitlines())
     put(d, "lines", b"fmt=lines&until=20231114\n" + lines)
-    put(d, "speedscope", b"fmt=speedscope\n" + read("tests/golden/speedscope/small.speedscope.json"))
+    put(d, "speedscope",
+        b"fmt=speedscope\n" + read("tests/golden/speedscope/small.speedscope.json"))
 
 
 def gen_speedscope():
