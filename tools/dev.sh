@@ -171,6 +171,9 @@ PY
     run_suite formats python3 "$here/tests/formats/run.py" --pyprof "$build/collector/pyprof"
     run_suite views python3 "$here/tests/functional/test_views.py" --pyprof "$build/collector/pyprof"
     run_suite subprocesses python3 "$here/tests/functional/test_subprocesses.py" --pyprof "$build/collector/pyprof"
+    run_suite threads python3 "$here/tests/functional/test_threads.py" --pyprof "$build/collector/pyprof"
+    run_suite gil python3 "$here/tests/functional/test_gil.py" --pyprof "$build/collector/pyprof"
+    run_suite native python3 "$here/tests/functional/test_native.py" --pyprof "$build/collector/pyprof"
     run_suite agent python3 "$here/tests/agent/run.py" --pyprof "$build/collector/pyprof" \
         --server "$build/server/pyprof-server"
     if [ -x "$build/server/pyprof-server" ]; then
