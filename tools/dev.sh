@@ -19,6 +19,8 @@ apt_packages=(gcc pkg-config meson ninja-build libelf-dev libdw-dev libunwind-de
 test_packages=(chromium golang-go golang-github-google-pprof-dev libxml2-utils)
 # Fuzzing (tools/fuzz.sh: libFuzzer needs clang and its runtime); memcheck over the unit tests.
 test_packages+=(clang libclang-rt-14-dev valgrind)
+# Native-stack tests build a C extension for Debian's python3.11 too (tests/functional/test_native.py).
+test_packages+=(libpython3.11-dev)
 
 install_missing() {
     local missing=() want=("${apt_packages[@]}")

@@ -19,6 +19,9 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fbuild=${PYPROF_FUZZ_BUILD:-/tmp/pyprof-fuzz-build}
 abuild=${PYPROF_ASAN_BUILD:-/tmp/pyprof-asan-build}
+# Seconds one input may run before it counts as a hang. The clock is wall time: a long run at
+# nice 19 on a busy machine can be starved that long without any bug (PYPROF_FUZZ_TIMEOUT=60).
+timeout=${PYPROF_FUZZ_TIMEOUT:-10}
 
 # A build dir configured from another checkout would test that checkout: start it afresh.
 for b in "$fbuild" "$abuild"; do
@@ -202,7 +205,7 @@ fuzz_one() {
     log "== fuzz-$t: ${seconds}s, log $flog"
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
-        "$exe" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        "$exe" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout="$timeout" -print_final_stats=1 \
         -artifact_prefix="$fbuild/artifacts/$t/" "$work/corpus" >"$flog" 2>&1 || rc=$?
     execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$flog" | tail -n 1)
     secs=$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\2/p' "$flog" | tail -n 1)
