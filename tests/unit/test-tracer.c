@@ -3,7 +3,9 @@
  * Unit test: stop and resume a real child process with the tracer. The child counts in a loop and
  * counts SIGUSR1 deliveries; every stop must really stop it (its counter does not move while
  * stopped), every resume must let it run on, a signal sent while it is traced must reach its
- * handler, and after tracer_free() the child is untraced and running.
+ * handler, and after tracer_free() the child is untraced and running. The child is this binary
+ * exec'd again in its "child" role, so under valgrind (which does not follow exec) the tracer is
+ * checked while the child runs natively.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -70,19 +72,30 @@ static int tracer_pid_of(pid_t pid)
     return tp;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct tracer *t = NULL;
+    char fdarg[16];
     pid_t child;
-    int status;
+    int status, fd;
 
-    sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    T_ASSERT(sh != MAP_FAILED);
-    child = fork();
-    if (child == 0) {
+    if (argc == 3 && !strcmp(argv[1], "child")) {
+        sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, atoi(argv[2]), 0);
+        if (sh == MAP_FAILED)
+            return 2;
         signal(SIGUSR1, on_usr1);
         for (;;)
             sh->counter++;
+    }
+    fd = memfd_create("test-tracer", 0);
+    T_ASSERT(fd >= 0 && ftruncate(fd, sizeof(*sh)) == 0);
+    sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    T_ASSERT(sh != MAP_FAILED);
+    snprintf(fdarg, sizeof(fdarg), "%d", fd);
+    child = fork();
+    if (child == 0) {
+        execl(argv[0], argv[0], "child", fdarg, (char *)NULL);
+        _exit(127);
     }
     while (sh->counter == 0)
         sleep_ms(1);

@@ -3,9 +3,12 @@
  * Unit test: the native stack of a real stopped child, symbolised. The child runs
  * level_one -> level_two -> level_three, which spins; the unwind must give exactly those three
  * frames (innermost first) below main, from this test binary, and the same PCs must come back
- * from the symbol cache.
+ * from the symbol cache. The child is this binary exec'd again in its "child" role, so under
+ * valgrind (which does not follow exec) the tracer and unwinder are checked while the child
+ * runs natively.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,6 +19,14 @@
 #include "t.h"
 
 static volatile int *ready;
+
+/* A shared page both processes map: a memfd inherited across exec (its number in argv[2]). */
+static volatile int *shared_page(int fd)
+{
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
 static volatile unsigned long sink;
 
 __attribute__((noinline)) static void level_three(void)
@@ -49,15 +60,28 @@ int main(int argc, char **argv)
     pid_t child;
     int r;
 
-    (void)argc;
-    ready = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    T_ASSERT(ready != MAP_FAILED);
+    int fd;
+    char fdarg[16];
+
+    if (argc == 3 && !strcmp(argv[1], "child")) {
+        ready = shared_page(atoi(argv[2]));
+        if (!ready)
+            return 2;
+        level_one();
+    }
+    fd = memfd_create("test-unwind", 0);
+    T_ASSERT(fd >= 0 && ftruncate(fd, 4096) == 0);
+    ready = shared_page(fd);
+    T_ASSERT(ready != NULL);
+    snprintf(fdarg, sizeof(fdarg), "%d", fd);
     len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     T_ASSERT(len > 0);
     self[len > 0 ? len : 0] = '\0';
     child = fork();
-    if (child == 0)
-        level_one();
+    if (child == 0) {
+        execl(argv[0], argv[0], "child", fdarg, (char *)NULL);
+        _exit(127);
+    }
     while (!*ready)
         usleep(1000);
 
