@@ -717,8 +717,10 @@ static int sample_loop(struct recording *rc)
                 /* Pass on signals that reached the traced threads since the last sample. */
                 r = tracer_poll(rc->tracer);
                 if (r == TRACER_E_EXEC) {
-                    fprintf(rc->err, "pyprof: PID %d called execve: sampling stopped\n",
-                            (int)rc->pid);
+                    /* The watch names the new program; the tracer saw the exec first. */
+                    if (watch_target(rc, now) <= 0)
+                        fprintf(rc->err, "pyprof: process %d exec'd; sampling stopped\n",
+                                (int)rc->pid);
                     r = 0;
                     break;
                 }
@@ -728,7 +730,8 @@ static int sample_loop(struct recording *rc)
             found = ws->stacks + ws->idle + ws->no_gil; /* a sample that finds none: a miss */
             r = walker_sample(rc->walker, (uint64_t)now);
             if (r == WALK_E_GONE) {
-                if (!rc->launched)
+                /* Gone, exec'd (seen by the tracer) or its PID reused: the watch tells which. */
+                if (watch_target(rc, now) <= 0 && !rc->launched)
                     fprintf(rc->err, "%spyprof: process %d exited\n",
                             rc->progress_shown ? "\n" : "", (int)rc->pid);
                 r = 0;

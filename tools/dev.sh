@@ -176,6 +176,7 @@ PY
     run_suite threads python3 "$here/tests/functional/test_threads.py" --pyprof "$build/collector/pyprof"
     run_suite gil python3 "$here/tests/functional/test_gil.py" --pyprof "$build/collector/pyprof"
     run_suite native python3 "$here/tests/functional/test_native.py" --pyprof "$build/collector/pyprof"
+    run_suite faults python3 "$here/tests/functional/test_faults.py" --pyprof "$build/collector/pyprof"
     run_suite agent python3 "$here/tests/agent/run.py" --pyprof "$build/collector/pyprof" \
         --server "$build/server/pyprof-server"
     if [ -x "$build/server/pyprof-server" ]; then

@@ -572,14 +572,17 @@ static int load_code(struct walker *w, uint64_t code, struct code_entry **out)
         return r;
     {
         /*
-         * 3.12+ C-stack entry frames run the interpreter's trampoline code, file "<shim>". A
-         * stale read of one (its C stack slot already reused) can lack the owner mark that
-         * walk_frames() skips it by, so its code object marks it too (py-spy does the same).
+         * CPython's own shim code, never shown (CPython's tracebacks skip it too): 3.12 C-stack
+         * entry frames run the trampoline, file "<shim>", and a stale read of one (its C stack
+         * slot already reused) can lack the owner mark walk_frames() skips it by; 3.13 pushes
+         * an interpreter-owned frame of the static _Py_InitCleanup code, file "__init__",
+         * between a class call and its __init__.
          */
         size_t len = 0;
         const char *file = pp_strtab_str(pp_agg_strtab_const(w->agg), e.file, &len);
 
-        e.shim = file && len == 6 && !memcmp(file, "<shim>", 6);
+        e.shim = file && ((len == 6 && !memcmp(file, "<shim>", 6)) ||
+                          (len == 8 && !memcmp(file, "__init__", 8)));
     }
     e.firstlineno = get_i32(buf, o->code_firstlineno);
     if (w->snap_len)

@@ -4,31 +4,39 @@
 the walk, outlive a killed collector, are attached 100 times, or lose their PID to another process.
 
 Per interpreter (PYPROF_TEST_PYTHONS, else pyenv 3.8-3.13 and /usr/bin/python3.11):
-  exit-mid-sample     10 runs at -r 1000, the target exiting (finalization, os._exit, with daemon
-                      threads) after random delays: exit 0, valid output with the target's stack,
-                      "process N exited", no crash, no hang
-  exec-non-python     the target os.execv()s /bin/sleep: "process N exec'd into /usr/bin/sleep",
-  exec-python         or another Python version; exit 0 within a second, the stack before the
-                      exec exact, no frame of the new program and no garbage frame
-  thread-churn        1000 short-lived threads (~50 alive): every frame a real function of the
-                      target or threading, the torn/unreadable counts reported, the worker seen
-  recursion-churn     depth changing constantly (heap frames on 3.8-3.10): every stack an exact
-                      alternation rec_a/rec_b on their call lines, torn count reported
-  sigkill             pyprof record killed with SIGKILL (and record --native when it exists):
-                      the target is not stopped, not traced, and keeps counting
+  exit-mid-sample     10 runs at -r 1000, the target exiting 10-100 ms after sampling began
+                      (finalization, os._exit, finalization with daemon threads; reaped at once
+                      or left a zombie): exit 0, a valid output holding the target's stack,
+                      "process N exited", no garbage frame, no crash, no hang
+  exec-non-python     the target os.execv()s /bin/sleep, or another Python version: pyprof stops
+  exec-python         sampling with "process N exec'd into PATH" within 0.5 s, exit 0; the stack
+                      before the exec exact, no frame of the new program, no garbage frame
+  thread-churn-1000   1000 short-lived threads, ~50 alive at a time: every frame a function/line
+                      of the target or threading, the torn/unreadable counts reported, >= 100
+                      samples in the worker function in >= 50 distinct threads
+  recursion-churn     depth changing constantly (heap frames on 3.8-3.10, chunks after): no
+                      garbage frame, torn count reported, stacks mixing two moments (a caller at
+                      a leaf-only line) counted and below MIXED_MAX
+  sigkill-record      pyprof record (and record --native when --help lists it) killed with
+                      SIGKILL while sampling at 1 kHz: the target is not stopped, not traced
+                      (TracerPid 0) and its counter keeps increasing
   attach-detach-100   dump and record -d 0.05, alternately, 100 times: each sees the exact
-                      stack; afterwards no tracer, no stop, the same fds, no pyprof left
+                      stack; afterwards no tracer, not stopped, the same fds, no pyprof left
                       (on the oldest and newest version and on non-PIE builds only: ~10 s each)
-  pid-reuse           the target dies while pyprof is stopped and its PID goes to /bin/sleep
-                      (forced with /proc/sys/kernel/ns_last_pid) or to another Python running
-                      another script: pyprof says the process exited and the PID belongs to
-                      another process, writes what it had, exit 0, never samples the newcomer;
-                      then `pyprof dump` on that PID: exit 5, "not a Python process", the name
+  pid-reuse           the target dies while pyprof is frozen (SIGSTOP) and its PID goes to
+                      /bin/sleep, or to the same Python running another script (forced through
+                      /proc/sys/kernel/ns_last_pid; SKIP when not writable): once resumed pyprof
+                      ends within 1 s, "process N exited; PID N now belongs to another process
+                      (PATH)", exit 0, the stacks before the death exact, never the newcomer's;
+                      then `pyprof dump` on that PID: exit 5, "not a Python process", "sleep"
 
+Faults are injected only once pyprof samples: it holds /proc/PID/stat open from right before its
+first sample (its exit/exec/reuse watch), and the targets wait for a "go" file created then.
 Targets run with -S: no site-packages .pth side effects (atexit handlers, threads) in the frames.
 "Garbage" is checked exactly: every frame's (file, function) must be a code object of the file,
-and its line one of that code object's line starts (dis.findlinestarts, plus co_firstlineno),
-computed by the same interpreter. Stdlib only. Usage: test_faults.py --pyprof PATH
+and its line one of that code object's line starts (dis.findlinestarts, plus co_firstlineno; no
+line only where co_lines has instructions without one), computed by the same interpreter.
+Stdlib only. Usage: test_faults.py --pyprof PATH [-k NAME]
 """
 import argparse
 import json
@@ -708,7 +716,7 @@ def recursion_churn(py):
             wrong[";".join(frames)] = count
     total = sum(c for _, c in stacks)
     deep = sum(c for f, c in stacks if len(f) > 60)
-    if total < 300 or deep == 0:
+    if total < 150 or deep == 0:  # heap frames: ~200 reads a sample at depth 200
         raise Starved(f"{total} samples, {deep} deeper than 60 frames: not sampling the churn")
     n_wrong = sum(wrong.values())
     if n_wrong > MIXED_MAX * total:
@@ -858,73 +866,87 @@ def t_pid_reuse(py):
                          s.frame("attach_spin", "attach_spin")])
     notes = []
     for newcomer in ("sleep", "python"):
-        what = f"PID taken by {newcomer}"
-        d = new_dir("reuse-")
-        ready, out, ready2 = (os.path.join(d, n) for n in ("ready", "out.txt", "ready2"))
-        t = spawn([py.path, "-S", s.path, ready])
-        p = q = None
-        try:
-            wait_ready(ready, t)
-            pid = t.pid
-            p, _ = pyprof_start(["record", "-p", str(pid), "-r", "200", "-d", "5", "-f",
-                                 "folded", "-o", out])
-            wait_sampling(p, pid)
-            time.sleep(0.3)
-            if p.poll() is not None:
-                raise Fail(f"{what}: pyprof exited early: {p.stderr.read()[-300:]}")
-            # Freeze pyprof, so that the death and the reuse happen between two of its samples.
-            os.kill(p.pid, signal.SIGSTOP)
-            reap(t)
-            if newcomer == "sleep":
-                q = take_pid(pid, ["/bin/sleep", "30"])
-            else:
-                q = take_pid(pid, [py.path, repl.path, ready2])
-            if q is None:
-                os.kill(p.pid, signal.SIGCONT)
-                raise Skip(f"{what}: another process took PID {pid} first, 30 times")
-            if newcomer == "python":
-                wait_ready(ready2, q)
-            else:
-                deadline = time.monotonic() + 5
-                while "sleep" not in os.path.realpath(f"/proc/{pid}/exe"):
-                    if time.monotonic() > deadline:
-                        raise Fail("sleep did not start")
-                    time.sleep(0.005)
-            t0 = time.monotonic()
-            os.kill(p.pid, signal.SIGCONT)
-            r = finish(p, t0, 10, f"pyprof record ({what})")
-            check_rc(r, 0, what)
-            if r.elapsed > 1.0:
-                raise Fail(f"{what}: pyprof took {r.elapsed:.1f}s after SIGCONT to notice")
-            m = re.search(r"process %d exited[^\n]*" % pid, r.err)
-            if not m or "another process" not in m.group(0):
-                raise Fail(f"{what}: stderr does not say process {pid} exited and its PID went "
-                           f"to another process: {r.err[-400:]}")
-            stacks = read_folded(out)
-            top, n, total = dominant(stacks)
-            if top != expected or n < 0.9 * total or total < 50:
-                raise Fail(f"{what}: dominant stack {top!r} ({n} of {total}), expected "
-                           f"{expected!r}")
-            check_no_garbage(stacks, table, what)
-            if newcomer == "sleep":
-                # (b) dump on the PID now held by sleep: "not a Python process", exit 5.
-                r2 = pyprof(["dump", "-p", str(pid)], timeout=10)
-                check_rc(r2, 5, "dump on the reused PID")
-                if "not a Python process" not in r2.err or "sleep" not in r2.err:
-                    raise Fail(f"dump on the reused PID: message lacks 'not a Python process' "
-                               f"or 'sleep': {r2.err[-300:]}")
-            notes.append(f"{newcomer}: {total} samples; {m.group(0)!r}")
-        finally:
-            if p is not None:
-                try:
-                    os.kill(p.pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
-                reap(p)
-            if q is not None:
-                reap(q)
-            reap(t)
+        for attempt in range(3):  # a busy machine's forks can win the PID: start over
+            try:
+                notes.append(reuse_case(py, newcomer, s, repl, table, expected))
+                break
+            except Stolen as e:
+                if attempt == 2:
+                    raise Skip(str(e))
     return "; ".join(notes) + "; dump: exit 5, not a Python process (sleep)"
+
+
+class Stolen(Skip):
+    pass
+
+
+def reuse_case(py, newcomer, s, repl, table, expected):
+    """One PID reuse: the target dies while pyprof is frozen, @newcomer takes its PID."""
+    what = f"PID taken by {newcomer}"
+    d = new_dir("reuse-")
+    ready, out, ready2 = (os.path.join(d, n) for n in ("ready", "out.txt", "ready2"))
+    t = spawn([py.path, "-S", s.path, ready])
+    p = q = None
+    try:
+        wait_ready(ready, t)
+        pid = t.pid
+        p, _ = pyprof_start(["record", "-p", str(pid), "-r", "200", "-d", "5", "-f",
+                             "folded", "-o", out])
+        wait_sampling(p, pid)
+        time.sleep(0.3)
+        if p.poll() is not None:
+            raise Fail(f"{what}: pyprof exited early: {p.stderr.read()[-300:]}")
+        # Freeze pyprof, so that the death and the reuse happen between two of its samples.
+        os.kill(p.pid, signal.SIGSTOP)
+        reap(t)
+        if newcomer == "sleep":
+            q = take_pid(pid, ["/bin/sleep", "30"])
+        else:
+            q = take_pid(pid, [py.path, repl.path, ready2])
+        if q is None:
+            raise Stolen(f"{what}: another process took PID {pid} first, 30 times")
+        if newcomer == "python":
+            wait_ready(ready2, q)
+        else:
+            deadline = time.monotonic() + 5
+            while "sleep" not in os.path.realpath(f"/proc/{pid}/exe"):
+                if time.monotonic() > deadline:
+                    raise Fail("sleep did not start")
+                time.sleep(0.005)
+        t0 = time.monotonic()
+        os.kill(p.pid, signal.SIGCONT)
+        r = finish(p, t0, 10, f"pyprof record ({what})")
+        check_rc(r, 0, what)
+        if r.elapsed > 1.0:
+            raise Fail(f"{what}: pyprof took {r.elapsed:.1f}s after SIGCONT to notice")
+        m = re.search(r"process %d exited[^\n]*" % pid, r.err)
+        if not m or "another process" not in m.group(0):
+            raise Fail(f"{what}: stderr does not say process {pid} exited and its PID went "
+                       f"to another process: {r.err[-400:]}")
+        stacks = read_folded(out)
+        top, n, total = dominant(stacks)
+        if top != expected or n < 0.9 * total or total < 20:
+            raise Fail(f"{what}: dominant stack {top!r} ({n} of {total}), expected "
+                       f"{expected!r}")
+        check_no_garbage(stacks, table, what)
+        if newcomer == "sleep":
+            # (b) dump on the PID now held by sleep: "not a Python process", exit 5.
+            r2 = pyprof(["dump", "-p", str(pid)], timeout=10)
+            check_rc(r2, 5, "dump on the reused PID")
+            if "not a Python process" not in r2.err or "sleep" not in r2.err:
+                raise Fail(f"dump on the reused PID: message lacks 'not a Python process' "
+                           f"or 'sleep': {r2.err[-300:]}")
+        return f"{newcomer}: {total} samples; {m.group(0)!r}"
+    finally:
+        if p is not None:
+            try:
+                os.kill(p.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            reap(p)
+        if q is not None:
+            reap(q)
+        reap(t)
 
 
 PER_PYTHON = [
