@@ -530,7 +530,7 @@ static int blob_decode(const void *p, size_t len, struct pp_agg *out, struct cod
             if (!rd_varint(&pl, &f[k]))
                 goto out;
         }
-        if (f[0] > n_str || f[1] > n_str || f[2] > UINT32_MAX || f[3] > PP_ORIGIN_THIRD_PARTY)
+        if (f[0] > n_str || f[1] > n_str || f[2] > UINT32_MAX || f[3] > PP_ORIGIN_NATIVE)
             goto out;
         for (int k = 0; k < 4; k++)
             fr[i * 4 + k] = (uint32_t)f[k];

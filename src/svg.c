@@ -28,7 +28,7 @@
 #define DEFAULT_MIN_WIDTH 0.1
 
 /* Colour classes of labels: the enum pp_origin values, plus the synthetic frames. */
-#define KIND_SYNTH 4 /* "all", thread roots, "<no frames>" */
+#define KIND_SYNTH (PP_ORIGIN_NATIVE + 1) /* "all", thread roots, "<no frames>" */
 #define KIND_UNSET 0xff
 
 /* === Buffered writer ===================================================== */
@@ -233,7 +233,7 @@ static int frame_labels(struct labels *l, const struct pp_agg *a, uint32_t **out
         b->len = 0;
         r = pp_label_frame(b, a, fid, true);
         if (r >= 0)
-            r = label_intern(l, b->p, b->len, f->origin <= PP_ORIGIN_THIRD_PARTY ? f->origin : 0,
+            r = label_intern(l, b->p, b->len, f->origin <= PP_ORIGIN_NATIVE ? f->origin : 0,
                              &lab[fid]);
     }
     if (r < 0) {
@@ -545,7 +545,8 @@ static unsigned vary(unsigned base, unsigned range, uint64_t h, unsigned byte)
 
 /*
  * The palette: a hue per origin, shade from a hash of the label. User code warm (orange-red),
- * standard library blue/aqua, third-party green, unknown yellow, synthetic frames grey.
+ * standard library blue/aqua, third-party green, native (C) frames violet, unknown yellow,
+ * synthetic frames grey.
  */
 static struct rgb frame_colour(unsigned kind, const char *label, size_t len)
 {
@@ -558,6 +559,8 @@ static struct rgb frame_colour(unsigned kind, const char *label, size_t len)
         return (struct rgb){vary(70, 60, h, 0), vary(160, 60, h, 1), vary(205, 50, h, 2)};
     case PP_ORIGIN_THIRD_PARTY:
         return (struct rgb){vary(80, 70, h, 0), vary(190, 55, h, 1), vary(60, 60, h, 2)};
+    case PP_ORIGIN_NATIVE:
+        return (struct rgb){vary(150, 50, h, 0), vary(120, 40, h, 1), vary(200, 45, h, 2)};
     case KIND_SYNTH: {
         unsigned v = vary(185, 40, h, 0);
 
