@@ -111,7 +111,7 @@ do_asan_units() {
 
 # ---- valgrind memcheck over the unit tests of an existing build --------------------------------
 do_valgrind_units() {
-    local b=$1 rc=0 vg log skip='store|tracer|unwind' tests t
+    local b=$1 rc=0 vg log skip=store tests
     if ! command -v valgrind >/dev/null; then
         echo "SKIP valgrind-units: valgrind not installed (apt-get install valgrind)"; return 0
     fi
@@ -121,9 +121,8 @@ do_valgrind_units() {
     # Still-reachable blocks (globals, libc/sqlite caches) are not leaks; everything else is.
     vg="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible"
     vg+=" --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1"
-    # Left out, each with a SKIP line: store (SQLite's B-tree work takes ~5 minutes under memcheck),
-    # tracer and unwind (they ptrace and unwind themselves, and under valgrind "themselves" is
-    # memcheck's synthetic CPU). The asan-units run covers all three.
+    # Left out, with a SKIP line: store (SQLite's B-tree work takes ~5 minutes under memcheck;
+    # the asan-units run covers it).
     mapfile -t tests < <(meson test -C "$b" --suite unit --list 2>/dev/null |
                          sed -nE 's#^.* / ([^ ]+)$#\1#p' | grep -vxE "$skip")
     rm -f "$b"/meson-logs/vg-*.json
@@ -134,9 +133,7 @@ do_valgrind_units() {
         tail -n 20 "$b/valgrind-units.log"
         echo "FAIL valgrind-units: meson test wrote no log (exit $rc)"; return 1
     fi
-    for t in store tracer unwind; do
-        echo "SKIP valgrind-$t: not run under memcheck (see fuzz.sh; asan-$t runs it)"
-    done
+    echo "SKIP valgrind-$skip: ~5 minutes under memcheck (asan-$skip runs it)"
     report_testlog valgrind "$log"
 }
 

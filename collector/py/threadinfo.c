@@ -95,10 +95,11 @@ static int check_type(struct ctx *c, uint64_t obj, const char *want, uint64_t *c
     if (*cache)
         return type == *cache ? 0 : THREADINFO_E_UNAVAILABLE;
     r = rd_u64(c, type + c->o->type_name, &name_at);
-    if (!r)
+    if (!r) {
         r = rd(c, name_at, name, sizeof(name) - 1);
-    if (r == THREADINFO_E_UNAVAILABLE) /* a short name at the end of a mapping */
-        r = rd(c, name_at, name, strlen(want) + 1);
+        if (r == THREADINFO_E_UNAVAILABLE) /* a short name at the end of a mapping */
+            r = rd(c, name_at, name, strlen(want) + 1);
+    }
     if (r)
         return r;
     name[TYPE_NAME_READ] = '\0';
