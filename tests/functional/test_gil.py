@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from ftest import finish, parse_folded, pythons, report
+
 TARGET = r'''
 import sys, threading, time
 
@@ -42,47 +44,6 @@ for t in ts:
 '''
 
 THREAD_RE = re.compile(r'^thread \((\d+) "(.*)"\)$')
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-def report(status, name, detail=""):
-    key = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[status]
-    results[key] += 1
-    print(f"{status} {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def pythons():
-    env = os.environ.get("PYPROF_TEST_PYTHONS", "").split()
-    if env:
-        return [(p, p) for p in env]
-    found = []
-    try:
-        out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
-                             timeout=20).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        out = []
-    for minor in range(8, 14):
-        vers = sorted((v for v in out if re.fullmatch(r"3\.%d\.\d+" % minor, v)),
-                      key=lambda v: int(v.split(".")[2]))
-        if not vers:
-            report("SKIP", f"gil [3.{minor}]", "not installed (pyenv)")
-            continue
-        prefix = subprocess.run(["pyenv", "prefix", vers[-1]], capture_output=True, text=True,
-                                timeout=20).stdout.strip()
-        found.append((vers[-1], os.path.join(prefix, "bin", "python3")))
-    if os.access("/usr/bin/python3.11", os.X_OK):
-        found.append(("debian-3.11", "/usr/bin/python3.11"))
-    return found
-
-
-def parse_folded(path):
-    stacks = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            stack, _, count = line.rstrip("\n").rpartition(" ")
-            if stack:
-                stacks.append((stack.split(";"), int(count)))
-    return stacks
 
 
 def test_interpreter(pyprof, tag, py, tmp):
@@ -159,16 +120,14 @@ def main():
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="pyprof-gil-")
     try:
-        for tag, py in pythons():
+        for tag, py in pythons("gil"):
             try:
                 test_interpreter(pyprof, tag, py, tmp)
             except (AssertionError, subprocess.TimeoutExpired, OSError) as e:
                 report("FAIL", f"gil [{tag}]", str(e))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"({time.monotonic() - started:.1f} s)")
-    print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
-    return 1 if results["failed"] else 0
+    return finish(started)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from ftest import finish, parse_folded, pythons, report
+
 EXT_C = r'''
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -87,54 +89,11 @@ open(sys.argv[2], "w").close()
 outer(float(sys.argv[1]))  # L:module
 '''
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-def report(status, name, detail=""):
-    key = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[status]
-    results[key] += 1
-    print(f"{status} {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def pythons():
-    env = os.environ.get("PYPROF_TEST_PYTHONS", "").split()
-    if env:
-        return [(p, p) for p in env]
-    found = []
-    try:
-        out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
-                             timeout=20).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        out = []
-    for minor in range(8, 14):
-        vers = sorted((v for v in out if re.fullmatch(r"3\.%d\.\d+" % minor, v)),
-                      key=lambda v: int(v.split(".")[2]))
-        if not vers:
-            report("SKIP", f"native [3.{minor}]", "not installed (pyenv)")
-            continue
-        prefix = subprocess.run(["pyenv", "prefix", vers[-1]], capture_output=True, text=True,
-                                timeout=20).stdout.strip()
-        exe = os.path.join(prefix, "bin", "python3")
-        if os.access(exe, os.X_OK):
-            found.append((vers[-1], exe))
-    if os.access("/usr/bin/python3.11", os.X_OK):
-        found.append(("debian-3.11", "/usr/bin/python3.11"))
-    return found
 
 
 def lines_of(src):
     return {m.group(1): i + 1 for i, l in enumerate(src.splitlines())
             for m in [re.search(r"# L:(\w+)", l)] if m}
-
-
-def parse_folded(path):
-    stacks = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            stack, _, count = line.rstrip("\n").rpartition(" ")
-            if stack:
-                stacks.append((stack.split(";"), int(count)))
-    return stacks
 
 
 def build_ext(py, d):
@@ -323,16 +282,14 @@ def main():
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="pyprof-native-")
     try:
-        for tag, py in pythons():
+        for tag, py in pythons("native"):
             try:
                 test_interpreter(pyprof, tag, py, tmp)
             except (AssertionError, subprocess.TimeoutExpired) as e:
                 report("FAIL", f"native [{tag}]", str(e))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"({time.monotonic() - started:.1f} s)")
-    print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
-    return 1 if results["failed"] else 0
+    return finish(started)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+from ftest import finish, parse_folded, pythons, report
+
 POOL_TARGET = r'''
 import multiprocessing, os, sys, time
 
@@ -63,46 +65,6 @@ if __name__ == "__main__":
 
 PROC_RE = re.compile(r'^process (\d+) "([^"]*)"$')
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-def report(status, name, detail=""):
-    key = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[status]
-    results[key] += 1
-    print(f"{status} {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def pythons():
-    found = []
-    try:
-        out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
-                             timeout=20).stdout.split()
-        vers = [v for v in out if re.fullmatch(r"3\.\d+\.\d+", v)]
-        vers.sort(key=lambda v: tuple(int(x) for x in v.split(".")))
-        if vers:
-            prefix = subprocess.run(["pyenv", "prefix", vers[-1]], capture_output=True,
-                                    text=True, timeout=20).stdout.strip()
-            exe = os.path.join(prefix, "bin", "python3")
-            if os.access(exe, os.X_OK):
-                found.append((vers[-1], exe))
-    except (OSError, subprocess.SubprocessError):
-        pass
-    if os.access("/usr/bin/python3.11", os.X_OK):
-        found.append(("debian-3.11", "/usr/bin/python3.11"))
-    return found
-
-
-def parse_folded(path):
-    """[(frames, count)] of a folded file."""
-    stacks = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            stack, _, count = line.rpartition(" ")
-            stacks.append((stack.split(";"), int(count)))
-    return stacks
 
 
 def by_process(stacks):
@@ -278,7 +240,7 @@ def main():
     args = ap.parse_args()
     pyprof = os.path.abspath(args.pyprof)
     started = time.monotonic()
-    found = pythons()
+    found = pythons("subprocesses", newest_only=True)
     if not found:
         report("SKIP", "subprocesses", "no Python 3 interpreter found")
     tmp = tempfile.mkdtemp(prefix="pyprof-subp-")
@@ -291,9 +253,7 @@ def main():
                     report("FAIL", f"{test.__name__} [{tag}]", f"timed out: {e}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"({time.monotonic() - started:.1f} s)")
-    print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
-    return 1 if results["failed"] else 0
+    return finish(started)
 
 
 if __name__ == "__main__":

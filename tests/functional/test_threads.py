@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from ftest import finish, pythons, report
+
 LONG = "long-" + "é" * 200  # 405 bytes of UTF-8: cut to 256 bytes at a character boundary
 
 TARGET = r'''
@@ -78,7 +80,6 @@ while True:
     x += 1
 '''
 
-results = {"passed": 0, "failed": 0, "skipped": 0}
 ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", LC_ALL="C.UTF-8")
 for _k in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):
     ENV.pop(_k, None)
@@ -86,12 +87,6 @@ for _k in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):
 
 class Fail(Exception):
     pass
-
-
-def report(status, name, detail=""):
-    key = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[status]
-    results[key] += 1
-    print(f"{status} {name}" + (f": {detail}" if detail else ""), flush=True)
 
 
 def check(name, fn):
@@ -103,32 +98,6 @@ def check(name, fn):
         report("FAIL", name, f"{type(e).__name__}: {e}")
     else:
         report("PASS", name, detail or "")
-
-
-def pythons():
-    found = []
-    try:
-        out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
-                             timeout=20).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        out = []
-    newest = {}
-    for v in out:
-        m = re.fullmatch(r"3\.(\d+)\.(\d+)", v)
-        if m and 8 <= int(m.group(1)) <= 13:
-            minor, patch = int(m.group(1)), int(m.group(2))
-            if minor not in newest or newest[minor][0] < patch:
-                newest[minor] = (patch, v)
-    for minor in sorted(newest):
-        v = newest[minor][1]
-        prefix = subprocess.run(["pyenv", "prefix", v], capture_output=True, text=True,
-                                timeout=20).stdout.strip()
-        exe = os.path.join(prefix, "bin", "python3")
-        if os.access(exe, os.X_OK):
-            found.append((v, exe))
-    if os.access("/usr/bin/python3.11", os.X_OK):
-        found.append(("debian-3.11", "/usr/bin/python3.11"))
-    return found
 
 
 class Target:
@@ -248,7 +217,7 @@ def main():
     args = ap.parse_args()
     pyprof = os.path.abspath(args.pyprof)
     started = time.monotonic()
-    found = pythons()
+    found = pythons("threads")
     if not found:
         report("SKIP", "threads", "no Python 3.8 .. 3.13 interpreter found")
     tmp = tempfile.mkdtemp(prefix="pyprof-threads-")
@@ -265,9 +234,7 @@ def main():
             check(f"no threading module [{tag}]", lambda: test_plain(pyprof, py, plain))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"({time.monotonic() - started:.1f} s)")
-    print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
-    return 1 if results["failed"] else 0
+    return finish(started)
 
 
 if __name__ == "__main__":

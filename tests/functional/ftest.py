@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: MIT
+"""Shared pieces of the standalone functional suites (test_*.py): result lines, the interpreters to
+test, folded-file parsing and the closing count line. Stdlib only.
+
+Interpreters: PYPROF_TEST_PYTHONS (space-separated paths) when set and non-empty; otherwise the
+newest pyenv CPython of each minor 3.8-3.13 (each one missing is reported as SKIP) plus Debian's
+/usr/bin/python3.11.
+"""
+import os
+import re
+import subprocess
+import time
+
+results = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def report(status, name, detail=""):
+    """One `PASS|FAIL|SKIP name[: detail]` line, counted."""
+    key = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[status]
+    results[key] += 1
+    print(f"{status} {name}" + (f": {detail}" if detail else ""), flush=True)
+
+
+def pythons(label, newest_only=False):
+    """[(tag, path)]: see the module doc. @newest_only: only the newest pyenv minor (and Debian's),
+    for suites whose behaviour does not depend on the version. Missing minors are SKIPped as
+    `label [3.X]` unless @newest_only."""
+    env = os.environ.get("PYPROF_TEST_PYTHONS", "").split()
+    if env:
+        return [(p, p) for p in env]
+    try:
+        out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
+                             timeout=20).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        out = []
+    newest = {}
+    for v in out:
+        m = re.fullmatch(r"3\.(\d+)\.(\d+)", v)
+        if m and 8 <= int(m.group(1)) <= 13:
+            minor, patch = int(m.group(1)), int(m.group(2))
+            if minor not in newest or newest[minor][0] < patch:
+                newest[minor] = (patch, v)
+    minors = sorted(newest)[-1:] if newest_only else range(8, 14)
+    found = []
+    for minor in minors:
+        if minor not in newest:
+            report("SKIP", f"{label} [3.{minor}]", "not installed (pyenv)")
+            continue
+        v = newest[minor][1]
+        prefix = subprocess.run(["pyenv", "prefix", v], capture_output=True, text=True,
+                                timeout=20).stdout.strip()
+        exe = os.path.join(prefix, "bin", "python3")
+        if os.access(exe, os.X_OK):
+            found.append((v, exe))
+    if os.access("/usr/bin/python3.11", os.X_OK):
+        found.append(("debian-3.11", "/usr/bin/python3.11"))
+    return found
+
+
+def parse_folded(path):
+    """[(frames, count)] of a folded file."""
+    stacks = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if stack:
+                stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+def finish(started):
+    """Print the duration and the count line; the exit status for sys.exit()."""
+    print(f"({time.monotonic() - started:.1f} s)")
+    print(f"{results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
+    return 1 if results["failed"] else 0
