@@ -206,6 +206,14 @@ PY
         if [ -n "$pys" ]; then
             PYPROF_TEST_PYTHONS=$pys run_asan_suite asan-functional \
                 python3 "$here/tests/functional/run.py" --pyprof "$abin/collector/pyprof"
+            # The other collector suites, on the newest of those (the chunked frame model): dump,
+            # top, -s, thread names and the GIL, native stacks, faults. views picks its own three.
+            local s newest=""
+            for p in $pys; do newest=$p; done
+            for s in views subprocesses threads gil native faults; do
+                PYPROF_TEST_PYTHONS=$newest run_asan_suite "asan-$s" \
+                    python3 "$here/tests/functional/test_$s.py" --pyprof "$abin/collector/pyprof"
+            done
         else
             echo "SKIP asan-functional: pyenv has neither 3.10 nor 3.12"
             skipped=$((skipped + 1))

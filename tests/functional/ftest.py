@@ -21,13 +21,25 @@ def report(status, name, detail=""):
     print(f"{status} {name}" + (f": {detail}" if detail else ""), flush=True)
 
 
+def tag_of(path):
+    """A short tag for an interpreter given by path (it also names files): its version, prefixed
+    with the file name unless it is a pyenv build."""
+    try:
+        ver = subprocess.run([path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                             capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        ver = ""
+    ver = ver or "unknown"
+    return ver if "/.pyenv/" in path else f"{os.path.basename(path)}-{ver}"
+
+
 def pythons(label, newest_only=False):
     """[(tag, path)]: see the module doc. @newest_only: only the newest pyenv minor (and Debian's),
     for suites whose behaviour does not depend on the version. Missing minors are SKIPped as
     `label [3.X]` unless @newest_only."""
     env = os.environ.get("PYPROF_TEST_PYTHONS", "").split()
     if env:
-        return [(p, p) for p in env]
+        return [(tag_of(p), p) for p in env]
     try:
         out = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True,
                              timeout=20).stdout.split()
