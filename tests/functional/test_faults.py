@@ -674,16 +674,16 @@ MIXED_MAX = 0.15
 def t_recursion_churn(py):
     try:
         return recursion_churn(py)
-    except Starved as e:  # a loaded machine can starve the sampler: once more
+    except Starved as e:  # a loaded machine can starve the sampler: once more, for longer
         print(f"# recursion-churn [{py.label}]: retrying: {e}", file=sys.stderr, flush=True)
-        return recursion_churn(py)
+        return recursion_churn(py, secs=3)
 
 
 class Starved(Fail):
     pass
 
 
-def recursion_churn(py):
+def recursion_churn(py, secs=1):
     s = Script("recurse_target.py", RECURSE_TARGET)
     table = code_table(py, [s.path])
     d = new_dir("rec-")
@@ -691,7 +691,7 @@ def recursion_churn(py):
     t = spawn([py.path, "-S", s.path, ready, "30"])
     try:
         wait_ready(ready, t)
-        r = pyprof(["record", "-p", str(t.pid), "-r", "1000", "-d", "1", "-f", "folded",
+        r = pyprof(["record", "-p", str(t.pid), "-r", "1000", "-d", str(secs), "-f", "folded",
                     "-o", out])
     finally:
         reap(t)
