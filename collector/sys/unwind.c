@@ -14,6 +14,7 @@
 
 #include "pyprof/err.h"
 #include "pyprof/hash.h"
+#include "sys/procmaps.h"
 #include "sys/unwind.h"
 
 #define SYM_CACHE_MAX 65536           /* PCs symbolised and kept; the cache restarts when full */
@@ -66,6 +67,10 @@ struct unwinder {
     unw_addr_space_t as;
     struct unw_ctx *ctx;
     Dwfl *dwfl;
+    struct procmaps maps;            /* the mappings as of the last report: the truth about
+                                      * which file is at an address (Dwfl's module ranges span
+                                      * the gaps between a file's segments, where the kernel
+                                      * may place another library later) */
     int64_t reported_ns;
 
     struct upt_slot *upts;
@@ -245,6 +250,9 @@ static int find_interp(Dwfl_Module *m, void **userdata, const char *name, Dwarf_
 static int report(struct unwinder *u)
 {
     u->reported_ns = mono_ns();
+    procmaps_free(&u->maps);
+    if (procmaps_load(&u->maps, u->pid) == -ENOMEM)
+        return pp_err_origin(-ENOMEM);
     dwfl_report_begin(u->dwfl);
     if (dwfl_linux_proc_report(u->dwfl, u->pid) != 0) {
         dwfl_report_end(u->dwfl, NULL, NULL);
@@ -325,6 +333,7 @@ struct unwinder *unwinder_free(struct unwinder *u)
     free(u->objects);
     free(u->interp_base);
     free(u->ctx);
+    procmaps_free(&u->maps);
     free(u);
     return NULL;
 }
@@ -428,6 +437,53 @@ static const char *object_name(struct unwinder *u, const char *path)
     return u->objects[u->n_objects] ? u->objects[u->n_objects++] : NULL;
 }
 
+struct by_name {
+    const char *base;
+    Dwfl_Module *found;
+};
+
+static int match_name(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Addr start,
+                      void *arg)
+{
+    struct by_name *b = arg;
+    const char *mainfile = NULL;
+
+    dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &mainfile, NULL);
+    if ((mainfile && !strcmp(base_name(mainfile), b->base)) ||
+        (name && !strcmp(base_name(name), b->base))) {
+        b->found = m;
+        return DWARF_CB_ABORT;
+    }
+    return DWARF_CB_OK;
+}
+
+/*
+ * The module of the file mapped at @addr. Dwfl's own lookup can answer with a neighbour whose
+ * range covers a gap @addr sits in, so the answer is checked against /proc/PID/maps and, when
+ * it differs, the module is looked up by the file's name. NULL when @addr is in no file mapping
+ * Dwfl knows.
+ */
+static Dwfl_Module *module_at(struct unwinder *u, uint64_t addr)
+{
+    const struct procmap *pm = procmaps_find(&u->maps, addr);
+    Dwfl_Module *m = dwfl_addrmodule(u->dwfl, addr);
+    const char *mainfile = NULL, *name;
+    struct by_name b;
+
+    if (!pm || !pm->path || !pm->path[0])
+        return m; /* not in the maps read at the last report: Dwfl's answer or none */
+    b.base = base_name(pm->path);
+    if (m) {
+        name = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &mainfile, NULL);
+        if ((mainfile && !strcmp(base_name(mainfile), b.base)) ||
+            (name && !strcmp(base_name(name), b.base)))
+            return m;
+    }
+    b.found = NULL;
+    dwfl_getmodules(u->dwfl, match_name, &b, 0);
+    return b.found;
+}
+
 static bool is_eval_name(const char *name)
 {
     static const char eval[] = "_PyEval_EvalFrameDefault";
@@ -450,13 +506,13 @@ int unwinder_symbol(struct unwinder *u, uint64_t ip, bool is_return, struct unwi
                                     .kind = c->kind };
         return 0;
     }
-    m = dwfl_addrmodule(u->dwfl, addr);
+    m = procmaps_find(&u->maps, addr) ? module_at(u, addr) : NULL;
     if (!m && pp_u64map_get(u->unknown, addr, &idx) && mono_ns() - u->reported_ns > REREPORT_NS) {
         /* Perhaps a library loaded since: read the mappings again. */
         if (report(u) < 0)
             return pp_err_origin(-ENOMEM);
         pp_u64map_clear(u->unknown);
-        m = dwfl_addrmodule(u->dwfl, addr);
+        m = module_at(u, addr);
     }
     if (!m && pp_u64map_put(u->unknown, addr, 1) == PP_U64MAP_E_FULL)
         pp_u64map_clear(u->unknown);
