@@ -641,6 +641,13 @@ static int resolve(struct walker *w, const struct raw_frame *rf, uint32_t *out_f
     else
         f.line = linetable_line(w->off->lines, ce->table, ce->table_len, ce->firstlineno,
                                 (uint32_t)addr);
+    /*
+     * An instruction without a line (3.11+ prologue: MAKE_CELL, COPY_FREE_VARS before RESUME)
+     * belongs to a frame that has not started its body: report the function's first line, as
+     * for a frame that has not started at all.
+     */
+    if (w->opts.lineno && !f.line && ce->firstlineno > 0)
+        f.line = (uint32_t)ce->firstlineno;
     r = pp_agg_intern_frame(w->agg, &f, out_fid);
     if (r)
         return r;
@@ -867,6 +874,45 @@ static long chain_index(const struct walker *w, uint64_t addr, size_t n)
  * dropped (counted torn) while its outermost frame is learnt. Stacks cut at WALK_MAX_DEPTH cannot
  * be checked and pass on the other checks alone.
  */
+/*
+ * <= 3.10: after a walk whose top frame is unchanged, re-read the frames below it (up to
+ * PREDICT_DEPTH, one batch) and require each to hold the same code, f_back and instruction
+ * offset as walked. The top's identity alone is not enough: a recursion that returns and calls
+ * again to the same depth gets the same frame addresses back from CPython's free lists, so the
+ * top can match while the frames below it were replaced meanwhile (a stack of two moments).
+ * A frame below the top is waiting for its callee, so its instruction does not move.
+ * Returns WALK_OK, WALK_TORN, WALK_E_GONE or -errno.
+ */
+static int recheck_chain(struct walker *w, size_t n)
+{
+    const struct py_offsets *o = w->off;
+    struct mem_range rr[PREDICT_DEPTH];
+    size_t k = n < PREDICT_DEPTH ? n : PREDICT_DEPTH, n_ok = 0;
+    int r;
+
+    if (k < 2)
+        return WALK_OK;
+    for (size_t i = 1; i < k; i++)
+        rr[i - 1] = (struct mem_range){ .addr = w->walked_addr[i],
+                                        .buf = w->pf_buf + i * o->frame_read_size,
+                                        .len = o->frame_read_size };
+    r = mem_readv_prefix(w->mem, rr, k - 1, &n_ok);
+    if (r)
+        return mem_fail(r);
+    if (n_ok < k - 1)
+        return WALK_TORN;
+    for (size_t i = 1; i < k; i++) {
+        const uint8_t *fb = w->pf_buf + i * o->frame_read_size;
+        uint64_t back = get_u64(fb, o->frame_previous), code = get_u64(fb, o->frame_code);
+
+        if (code != w->raw[i].code || frame_addr(w, fb, code) != w->raw[i].addr)
+            return WALK_TORN;
+        if (i + 1 < k ? back != w->walked_addr[i + 1] : (i + 1 == n && back != 0))
+            return WALK_TORN;
+    }
+    return WALK_OK;
+}
+
 static bool check_root(struct walker *w, uint64_t tstate, bool truncated, bool strict)
 {
     struct predict *p = predict_slot(w, tstate);
@@ -899,6 +945,8 @@ static bool check_root(struct walker *w, uint64_t tstate, bool truncated, bool s
  * is certainly still live — @now itself, or @now's caller — and keep the stack from it down.
  * Returns WALK_OK (stack trimmed), WALK_TORN, or WALK_E_GONE / -errno. @buf is scratch.
  */
+static int recheck_chain(struct walker *w, size_t n);
+
 static int keep_live_part(struct walker *w, uint64_t tstate, uint64_t now, uint8_t *buf,
                           size_t *n)
 {
@@ -921,7 +969,8 @@ static int keep_live_part(struct walker *w, uint64_t tstate, uint64_t now, uint8
     if (k < 0)
         return WALK_TORN;
     drop_innermost(w, (size_t)k, n);
-    return WALK_OK;
+    /* Same addresses can be new frames (free lists): the kept frames must be unchanged too. */
+    return recheck_chain(w, *n);
 }
 
 /* Remember the chain just walked for the next sample's prefetch. */
@@ -1103,6 +1152,9 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
         (get_u64(buf, o->frame_code) != w->raw[0].code ||
          get_u64(buf, o->frame_previous) != w->top_back))
         return WALK_TORN;
+    r = recheck_chain(w, *n);
+    if (r)
+        return r;
     return check_root(w, tstate, *truncated, true) ? WALK_OK : WALK_TORN;
 }
 

@@ -681,12 +681,11 @@ def t_recursion_churn(py):
     except Fail as e:
         if py.version is None or py.version >= (3, 11):
             raise
-        # KNOWN DEFECT, open in issue 9: on 3.8-3.10 the torn-read check compares only the top
-        # frame (address, code, f_back) after the walk; a recursion that returns and re-enters
-        # to the same depth through LIFO free lists brings identical values back, so stacks that
-        # mix two moments (or a freed-frame cycle cut at the depth limit) get through. Seen in
-        # the full suite on CI (30-38% of the samples, few samples); 0-1% when run alone. The
-        # failure is reported as SKIP with its reason until the walker re-checks the whole chain.
+        # Issue 9, still open: on 3.8-3.10 the torn-read check used to compare only the top
+        # frame, and LIFO free lists let stacks of two moments through (30-38% of the samples in
+        # the full suite on CI). The walker now re-checks the whole chain (0 mixed when run
+        # alone), but that has not been through a full CI run yet: until it has, a failure here
+        # is reported as SKIP with its reason, never as a pass.
         raise Skip(f"KNOWN DEFECT (issue 9, heap frames): {e}")
 
 
