@@ -24,13 +24,17 @@
 /*
  * The per-sample path, for each thread:
  *   1. read a slice of its PyThreadState (one read);
- *   2. <= 3.10: follow f_back through heap PyFrameObjects, one read per frame;
+ *   2. <= 3.10: follow f_back through heap PyFrameObjects: the frames of the thread's previous
+ *      chain in one batch, the rest one read per frame; frames that returned meanwhile (reference
+ *      count 0) are skipped at the top and tear the walk below it;
  *      >= 3.11: copy its datastack chunks in bulk (one read per chunk, 16 KiB guessed) and walk
  *      _PyInterpreterFrames from the local copy; frames outside the chunks (generators) are read
  *      one by one;
- *   3. <= 3.10: re-read the top frame pointer and the top frame (one batched read): if either
- *      changed, the walk may mix two moments of the stack (a torn read), so walk again once, then
- *      give up and count it;
+ *   3. re-read the top frame pointer and every frame walked (one batched read, recheck_chain):
+ *      each frame below the top must be unchanged (and alive, <= 3.10) and the top still the
+ *      top, else the walk mixed two moments of the stack (a torn read). <= 3.10 keeps the part
+ *      still live when the thread only moved on at the top (keep_live_part). A torn walk is
+ *      walked again once, then given up and counted;
  *   4. map each (code object, instruction) to a frame id through a cache keyed by remote address;
  *      only a miss reads the code object, its strings and its line table.
  * Caches are bounded; when one fills up, all are cleared (frame ids in the aggregate stay valid).
@@ -41,6 +45,8 @@
 #define STR_CACHE_MAX 32768
 #define THREAD_CACHE_MAX 8192
 #define PTHREAD_SCAN 4096 /* bytes of struct pthread searched for the kernel tid (<= 3.10) */
+#define FRAME_REFCNT_MAX (1ull << 32) /* above: not a reference count (a freed frame) */
+#define WALK_DEAD_TOP_MAX 8 /* <= 3.10: returned frames skipped above the live stack */
 #define FRAME_BUF 512     /* largest frame_read_size / tstate_read_size accepted */
 #define CODE_BUF 1024
 
@@ -74,9 +80,6 @@ struct code_entry {
 struct predict {
     uint64_t tstate;
     uint64_t seen;  /* walker sample count when this thread was last walked */
-    uint64_t root;  /* confirmed outermost frame of the thread, or 0 (see check_root) */
-    uint64_t cand;  /* outermost frame of recent strict walks, awaiting confirmation */
-    uint32_t cand_hits;
     uint32_t n;
     uint64_t addrs[PREDICT_DEPTH];
 };
@@ -91,6 +94,7 @@ struct chunk_copy {
 struct raw_frame {
     uint64_t code;
     int64_t addr;          /* byte offset of the instruction into the code, < 0: not started */
+    uint64_t back;         /* its previous-frame pointer as read */
     bool entry;            /* first frame of its eval-loop call (native merge boundary) */
 };
 
@@ -135,7 +139,6 @@ struct walker {
     uint8_t *pf_buf;                 /* (PREDICT_DEPTH + 1) * frame_read_size bytes */
     size_t pf_n, pf_cursor;
     uint64_t walked_addr[PREDICT_DEPTH];
-    uint64_t walked_root;            /* address of the outermost frame of the last walk */
 
     /* The thread list of the previous sample, read ahead in one batch (read_thread_batch). */
     uint64_t tpred[TPRED_MAX], tpred_cframe[TPRED_MAX], tpred_top[TPRED_MAX];
@@ -147,6 +150,7 @@ struct walker {
 
     struct raw_frame raw[WALK_MAX_DEPTH];
     uint64_t top_back;              /* previous-frame pointer of the walk's top frame */
+    uint32_t dead_top;              /* <= 3.10: returned frames skipped at the top of the walk */
     uint32_t fids[WALK_MAX_DEPTH + 1];
     bool fid_entry[WALK_MAX_DEPTH + 1];
     uint8_t ts_stopped[FRAME_BUF];  /* native mode: the thread state re-read after the stop */
@@ -782,6 +786,20 @@ static int64_t frame_addr(const struct walker *w, const uint8_t *f, uint64_t cod
 }
 
 /*
+ * <= 3.10: whether the heap frame in @f is alive. A frame that returned keeps its type and its
+ * links (it waits in its code object's zombie slot or on the frame free list, whose links reuse
+ * f_back), but its reference count is 0 until it is handed out again; a frame given back to the
+ * allocator has an allocator's pointer there instead. A live frame is held by its eval loop and
+ * by its callee, so a count of 0, or one too large to be a count, means it returned.
+ */
+static bool frame_alive(const uint8_t *f)
+{
+    uint64_t refcnt = get_u64(f, 0);
+
+    return refcnt && refcnt < FRAME_REFCNT_MAX;
+}
+
+/*
  * The history slot of thread state @tstate: open addressing over PREDICT_SLOTS with a short
  * probe. A slot is taken over when it is empty or its thread has not been seen for a while (a
  * thread that ended); NULL when none is free (no prediction or root check for that thread).
@@ -865,79 +883,52 @@ static long chain_index(const struct walker *w, uint64_t addr, size_t n)
 }
 
 /*
- * <= 3.10: the last line of defence against torn walks. Freed frames keep their type and link to
- * each other (CPython's free list, code objects' zombie frames), so a walk over them can look
- * like a stack that ends early. A real stack ends at its thread's outermost frame, which stays
- * put for the thread's life. It is learnt only from walks that passed the strict check (top frame
- * unchanged): two such walks that agree set it, three in a row replace it (the main thread after
- * its module finished). Walks are accepted only if they end there, so a thread's first sample is
- * dropped (counted torn) while its outermost frame is learnt. Stacks cut at WALK_MAX_DEPTH cannot
- * be checked and pass on the other checks alone.
- */
-/*
- * <= 3.10: after a walk whose top frame is unchanged, re-read the frames below it (up to
- * PREDICT_DEPTH, one batch) and require each to hold the same code, f_back and instruction
- * offset as walked. The top's identity alone is not enough: a recursion that returns and calls
- * again to the same depth gets the same frame addresses back from CPython's free lists, so the
- * top can match while the frames below it were replaced meanwhile (a stack of two moments).
- * A frame below the top is waiting for its callee, so its instruction does not move.
+ * After a walk, re-read its frames (up to PREDICT_DEPTH, one batch) and require each to hold the
+ * same code, previous-frame pointer and instruction offset as walked; the top frame (index 0),
+ * which may be running, only when @top, and then without its instruction. A frame below the top
+ * waits for its callee, so nothing in it moves while the stack holds.
+ *   <= 3.10: the top's identity alone is not enough: a recursion that returns and calls again
+ *            to the same depth gets the same frame addresses back from CPython's free lists, so
+ *            the top can match while the frames below it were replaced (a stack of two moments).
+ *            Each frame must also still be alive.
+ *   3.11+:   the datastack chunk copy is not a snapshot: the target runs on while it is copied,
+ *            and a recursion that returns and calls again rewrites frames at the same addresses.
+ * Up to two @extra ranges (the caller's own re-reads) go last in the same batch.
  * Returns WALK_OK, WALK_TORN, WALK_E_GONE or -errno.
  */
-static int recheck_chain(struct walker *w, size_t n)
+static int recheck_chain(struct walker *w, size_t n, bool top, const struct mem_range *extra,
+                         size_t n_extra)
 {
     const struct py_offsets *o = w->off;
-    struct mem_range rr[PREDICT_DEPTH];
-    size_t k = n < PREDICT_DEPTH ? n : PREDICT_DEPTH, n_ok = 0;
+    struct mem_range rr[PREDICT_DEPTH + 2];
+    size_t k = n < PREDICT_DEPTH ? n : PREDICT_DEPTH, first = top ? 0 : 1, n_ok = 0, m = 0;
     int r;
 
-    if (k < 2)
+    if (k <= first && !n_extra)
         return WALK_OK;
-    for (size_t i = 1; i < k; i++)
-        rr[i - 1] = (struct mem_range){ .addr = w->walked_addr[i],
-                                        .buf = w->pf_buf + i * o->frame_read_size,
-                                        .len = o->frame_read_size };
-    r = mem_readv_prefix(w->mem, rr, k - 1, &n_ok);
+    for (size_t i = first; i < k; i++)
+        rr[m++] = (struct mem_range){ .addr = w->walked_addr[i],
+                                      .buf = w->pf_buf + i * o->frame_read_size,
+                                      .len = o->frame_read_size };
+    for (size_t i = 0; i < n_extra && i < 2; i++)
+        rr[m++] = extra[i];
+    r = mem_readv_prefix(w->mem, rr, m, &n_ok);
     if (r)
         return mem_fail(r);
-    if (n_ok < k - 1)
+    if (n_ok < m)
         return WALK_TORN;
-    for (size_t i = 1; i < k; i++) {
+    for (size_t i = first; i < k; i++) {
         const uint8_t *fb = w->pf_buf + i * o->frame_read_size;
-        uint64_t back = get_u64(fb, o->frame_previous), code = get_u64(fb, o->frame_code);
+        uint64_t code = get_u64(fb, o->frame_code);
 
-        if (code != w->raw[i].code || frame_addr(w, fb, code) != w->raw[i].addr)
+        if (o->frames == PY_FRAMES_HEAP && !frame_alive(fb))
             return WALK_TORN;
-        if (i + 1 < k ? back != w->walked_addr[i + 1] : (i + 1 == n && back != 0))
+        if (code != w->raw[i].code || get_u64(fb, o->frame_previous) != w->raw[i].back)
+            return WALK_TORN;
+        if (i && frame_addr(w, fb, code) != w->raw[i].addr)
             return WALK_TORN;
     }
     return WALK_OK;
-}
-
-static bool check_root(struct walker *w, uint64_t tstate, bool truncated, bool strict)
-{
-    struct predict *p = predict_slot(w, tstate);
-
-    if (!p || truncated)
-        return true;
-    if (p->root && p->root == w->walked_root) {
-        if (strict)
-            p->cand_hits = 0;
-        return true;
-    }
-    if (!strict)
-        return false;
-    if (p->cand == w->walked_root) {
-        p->cand_hits++;
-    } else {
-        p->cand = w->walked_root;
-        p->cand_hits = 1;
-    }
-    if (p->cand_hits >= (p->root ? 3u : 2u)) {
-        p->root = p->cand;
-        p->cand_hits = 0;
-        return true;
-    }
-    return false;
 }
 
 /*
@@ -945,24 +936,18 @@ static bool check_root(struct walker *w, uint64_t tstate, bool truncated, bool s
  * is certainly still live — @now itself, or @now's caller — and keep the stack from it down.
  * Returns WALK_OK (stack trimmed), WALK_TORN, or WALK_E_GONE / -errno. @buf is scratch.
  */
-static int recheck_chain(struct walker *w, size_t n);
-
-static int keep_live_part(struct walker *w, uint64_t tstate, uint64_t now, uint8_t *buf,
-                          size_t *n)
+static int keep_live_part(struct walker *w, uint64_t now, uint8_t *buf, size_t *n)
 {
     long k;
     int r;
 
-    /* Address matches only prove something about a chain of real frames (see check_root). */
-    if (!check_root(w, tstate, false, false))
-        return WALK_TORN;
     k = now ? chain_index(w, now, *n) : -1;
 
     if (k < 0 && now) {
         r = mem_fail(mem_read(w->mem, now, buf, w->off->frame_read_size));
         if (r)
             return r == WALK_BAD ? WALK_TORN : r;
-        if (w->rt->frame_type && get_u64(buf, 8) != w->rt->frame_type)
+        if ((w->rt->frame_type && get_u64(buf, 8) != w->rt->frame_type) || !frame_alive(buf))
             return WALK_TORN;
         k = chain_index(w, get_u64(buf, w->off->frame_previous), *n);
     }
@@ -970,7 +955,7 @@ static int keep_live_part(struct walker *w, uint64_t tstate, uint64_t now, uint8
         return WALK_TORN;
     drop_innermost(w, (size_t)k, n);
     /* Same addresses can be new frames (free lists): the kept frames must be unchanged too. */
-    return recheck_chain(w, *n);
+    return recheck_chain(w, *n, false, NULL, 0);
 }
 
 /* Remember the chain just walked for the next sample's prefetch. */
@@ -998,6 +983,7 @@ static int walk_frames(struct walker *w, uint64_t top, size_t *n_out, bool *trun
     int r;
 
     *truncated = false;
+    w->dead_top = 0;
     while (f) {
         const uint8_t *fb;
         uint64_t code;
@@ -1015,9 +1001,22 @@ static int walk_frames(struct walker *w, uint64_t top, size_t *n_out, bool *trun
             return r;
         if (n < PREDICT_DEPTH)
             w->walked_addr[n] = f;
-        w->walked_root = f;
-        if (o->frames == PY_FRAMES_HEAP && w->rt->frame_type && get_u64(fb, 8) != w->rt->frame_type)
-            return WALK_BAD;
+        if (o->frames == PY_FRAMES_HEAP) {
+            if (w->rt->frame_type && get_u64(fb, 8) != w->rt->frame_type)
+                return WALK_BAD;
+            /*
+             * A frame that returned since the top pointer was read. Above the first live frame
+             * these are the innermost calls going away: skip them (a zombie frame still points
+             * at its caller; a free-list frame at other dead frames, which fail this again).
+             * Below a live frame it means the chain we hold is stale.
+             */
+            if (!frame_alive(fb)) {
+                if (n || ++w->dead_top > WALK_DEAD_TOP_MAX)
+                    return WALK_TORN;
+                f = get_u64(fb, o->frame_previous);
+                continue;
+            }
+        }
         code = get_u64(fb, o->frame_code);
         f = get_u64(fb, o->frame_previous);
         if (!n)
@@ -1035,12 +1034,20 @@ static int walk_frames(struct walker *w, uint64_t top, size_t *n_out, bool *trun
             return WALK_BAD;
         w->raw[n].code = code;
         w->raw[n].addr = frame_addr(w, fb, code);
+        w->raw[n].back = f;
         /* <= 3.10: each frame has its own eval-loop call; 3.11: is_entry says so. */
         w->raw[n].entry = o->frames == PY_FRAMES_HEAP ||
                           (o->frame_is_entry != PY_NO_FIELD && fb[o->frame_is_entry]);
         n++;
     }
     *n_out = n;
+    /*
+     * 3.11+: a thread's outermost frame is an eval-loop entry (is_entry on 3.11, above a C-stack
+     * shim after); a frame with no previous frame that is not one is being pushed right now (its
+     * previous pointer is set after the rest).
+     */
+    if (o->frames == PY_FRAMES_CHUNKED && n && !*truncated && !w->raw[n - 1].entry)
+        return WALK_TORN;
     return 0;
 }
 
@@ -1108,12 +1115,26 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
     if (!walked && o->frames == PY_FRAMES_HEAP)
         predict_store(w, tstate, *n);
     /*
-     * 3.11+: the chunks were copied right after the top pointer was read, so the walk runs over
-     * one snapshot; a frame overwritten meanwhile fails the code-object checks. Re-checking the
-     * top here would reject most samples of fast-changing stacks (recursion) for nothing.
+     * 3.11+: the frames are re-read and compared with the copy walked (see recheck_chain), and
+     * the top must still be the top: frames above the current top keep their bytes when the
+     * stack shrinks, so equal bytes alone do not prove a frame is still on the stack.
      */
-    if (o->frames == PY_FRAMES_CHUNKED)
-        return walked;
+    if (o->frames == PY_FRAMES_CHUNKED) {
+        uint64_t now = 0;
+        struct mem_range rr[2] = {
+            { .addr = tstate + o->tstate_frame, .buf = &field, .len = sizeof(field) },
+            { .addr = *frame_field + o->cframe_current_frame, .buf = &now, .len = sizeof(now) },
+        };
+
+        if (walked)
+            return walked;
+        r = recheck_chain(w, *n, true, rr, o->cframe_current_frame == PY_NO_FIELD ? 1 : 2);
+        if (r)
+            return r;
+        if (o->cframe_current_frame == PY_NO_FIELD)
+            now = field;
+        return field == *frame_field && now == top ? WALK_OK : WALK_TORN;
+    }
     /*
      * <= 3.10 torn-read check. The frames below the top are kept alive by the top (f_back is a
      * strong reference), so the walk is consistent if the top frame is still the same frame: the
@@ -1138,24 +1159,21 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
         *frame_field = field;
         return WALK_TORN;
     }
-    if (field != *frame_field) {
+    if (field != *frame_field || w->dead_top) {
         /*
          * The thread moved on. If it returned to a frame of our chain, or called from one, that
          * frame and its ancestors were alive throughout: keep the stack from there down.
          */
-        r = keep_live_part(w, tstate, field, buf, n);
+        r = keep_live_part(w, field, buf, n);
         if (r == WALK_TORN)
             *frame_field = field;
         return r;
     }
     if (top && *n &&
-        (get_u64(buf, o->frame_code) != w->raw[0].code ||
+        (!frame_alive(buf) || get_u64(buf, o->frame_code) != w->raw[0].code ||
          get_u64(buf, o->frame_previous) != w->top_back))
         return WALK_TORN;
-    r = recheck_chain(w, *n);
-    if (r)
-        return r;
-    return check_root(w, tstate, *truncated, true) ? WALK_OK : WALK_TORN;
+    return recheck_chain(w, *n, false, NULL, 0);
 }
 
 /*
@@ -1645,13 +1663,13 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
     if (r)
         goto out;
     w->codes = calloc(CODE_CACHE_MAX, sizeof(*w->codes));
-    if (rt->off.frames == PY_FRAMES_HEAP) {
+    /* pf_buf: <= 3.10 prefetches, and the re-check after a walk (every version) */
+    w->pf_buf = malloc((size_t)(PREDICT_DEPTH + 1) * rt->off.frame_read_size);
+    if (rt->off.frames == PY_FRAMES_HEAP)
         w->predict = calloc(PREDICT_SLOTS, sizeof(*w->predict));
-        w->pf_buf = malloc((size_t)(PREDICT_DEPTH + 1) * rt->off.frame_read_size);
-        if (!w->predict || !w->pf_buf) {
-            r = pp_err_origin(-ENOMEM);
-            goto out;
-        }
+    if (!w->pf_buf || (rt->off.frames == PY_FRAMES_HEAP && !w->predict)) {
+        r = pp_err_origin(-ENOMEM);
+        goto out;
     }
     if (w->chunk_cap)
         w->chunk_buf = malloc(w->chunk_cap);

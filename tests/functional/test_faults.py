@@ -14,9 +14,11 @@ Per interpreter (PYPROF_TEST_PYTHONS, else pyenv 3.8-3.13 and /usr/bin/python3.1
   thread-churn-1000   1000 short-lived threads, ~50 alive at a time: every frame a function/line
                       of the target or threading, the torn/unreadable counts reported, >= 100
                       samples in the worker function in >= 50 distinct threads
-  recursion-churn     depth changing constantly (heap frames on 3.8-3.10, chunks after): no
-                      garbage frame, torn count reported, stacks mixing two moments (a caller at
-                      a leaf-only line) counted and below MIXED_MAX
+  recursion-churn-*   depth 1-200 changing constantly, fast (leaves return at once), paced (leaves
+                      spin) and fast with -n (heap frames on 3.8-3.10, chunks after): no
+                      garbage frame and no stack mixing two moments (a caller at a leaf-only
+                      line), every sample written or counted torn/unreadable; paced keeps >= 150
+                      a second, native >= 90% with nothing torn
   sigkill-record      pyprof record (and record --native when --help lists it) killed with
                       SIGKILL while sampling at 1 kHz: the target is not stopped, not traced
                       (TracerPid 0) and its counter keeps increasing
@@ -156,11 +158,13 @@ import random, sys, time
 
 def rec_a(n):
     if n <= 0:
+        for _ in range(SPIN): pass
         return 0
     return rec_b(n - 1) + 1  # L:rec_a
 
 def rec_b(n):
     if n <= 0:
+        for _ in range(SPIN): pass
         return 0
     return rec_a(n - 1) + 1  # L:rec_b
 
@@ -170,7 +174,7 @@ def drive(end, depths):
             rec_a(d)  # L:drive
 
 if __name__ == "__main__":
-    ready, secs = sys.argv[1], float(sys.argv[2])
+    ready, secs, SPIN = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     rnd = random.Random(7)
     depths = [rnd.randrange(1, 200) for _ in range(1000)]
     signal_ready(ready)
@@ -663,79 +667,98 @@ def t_thread_churn(py):
            f"{torn} torn, {bad} unreadable"
 
 
-# Stacks whose frames are each real but come from two moments (a caller seen at a line it only
-# reaches as a leaf) slip through now and then: on 3.11+ a datastack chunk copy is not a
-# snapshot (the target runs on while process_vm_readv copies it) and is not re-checked; on
-# <= 3.10 they show up when the walk is slow (a loaded machine). Measured: 0-2% per run, up to
-# 6% on Debian's 3.11. They are reported and only a gross share fails.
-MIXED_MAX = 0.15
+# recursion-churn: depth 1-200, changing constantly.
+#   fast    the leaves return at once: the stack changes every ~0.1 us, faster than a walk
+#           can follow without stopping the thread. Most samples may be torn and dropped; what
+#           matters is that nothing kept is garbage or mixes two moments (a caller at a line it
+#           only reaches as a leaf), and that every dropped sample is counted.
+#   paced   each leaf spins 20,000 loop iterations (~0.5 ms): the stack changes under some walks;
+#           the walker must keep >= 150 samples a second, deep ones among them.
+#   native  the fast churn with -n: each thread is stopped while it is read, so nothing tears:
+#           >= 90% kept. C frames may only be leaves (libc's mmap for a new datastack chunk).
+CHURN = {  # name: (leaf spin, extra pyprof args, minimum share of samples kept, or None)
+    "fast": (0, [], None),
+    "paced": (20000, [], 0.0),
+    "native": (0, ["-n"], 0.9),
+}
+NATIVE_FRAME = re.compile(r" \([^():]+\)$")  # "name (object)"; Python frames have file:line
 
 
-def t_recursion_churn(py):
+def t_recursion_churn(py, mode):
     try:
-        try:
-            return recursion_churn(py)
-        except Starved as e:  # a loaded machine can starve the sampler: once more, for longer
-            print(f"# recursion-churn [{py.label}]: retrying: {e}", file=sys.stderr, flush=True)
-            return recursion_churn(py, secs=3)
-    except Fail as e:
-        if py.version is None or py.version >= (3, 11):
-            raise
-        # Issue 9, still open: on 3.8-3.10 the torn-read check used to compare only the top
-        # frame, and LIFO free lists let stacks of two moments through (30-38% of the samples in
-        # the full suite on CI). The walker now re-checks the whole chain (0 mixed when run
-        # alone), but that has not been through a full CI run yet: until it has, a failure here
-        # is reported as SKIP with its reason, never as a pass.
-        raise Skip(f"KNOWN DEFECT (issue 9, heap frames): {e}")
+        return recursion_churn(py, mode)
+    except Starved as e:  # a loaded machine can starve the sampler: once more, for longer
+        print(f"# recursion-churn-{mode} [{py.label}]: retrying: {e}", file=sys.stderr, flush=True)
+        return recursion_churn(py, mode, secs=3)
 
 
 class Starved(Fail):
     pass
 
 
-def recursion_churn(py, secs=1):
+def recursion_churn(py, mode, secs=1):
+    spin, extra, keep_min = CHURN[mode]
     s = Script("recurse_target.py", RECURSE_TARGET)
     table = code_table(py, [s.path])
     d = new_dir("rec-")
     ready, out = os.path.join(d, "ready"), os.path.join(d, "out.txt")
-    t = spawn([py.path, "-S", s.path, ready, "30"])
+    t = spawn([py.path, "-S", s.path, ready, "30", str(spin)])
     try:
         wait_ready(ready, t)
         r = pyprof(["record", "-p", str(t.pid), "-r", "1000", "-d", str(secs), "-f", "folded",
-                    "-o", out])
+                    "-o", out] + extra)
     finally:
         reap(t)
     check_rc(r, 0, "recursion")
     stacks = read_folded(out)
+    if "-n" in extra:  # C leaves (libc, the clock behind time.perf_counter) are dropped here
+        trimmed = []
+        for f, c in stacks:
+            while f and NATIVE_FRAME.search(f[-1]):
+                f = f[:-1]
+            trimmed.append((f, c))
+        stacks = trimmed
     check_no_garbage(stacks, table, "recursion")
     # Exact shape: <module>;drive;rec_a;rec_b;rec_a;... with every caller on its call line.
     head = [s.frame("<module>", "module_rec"), s.frame("drive", "drive")]
     call = {"rec_a": s.frame("rec_a", "rec_a"), "rec_b": s.frame("rec_b", "rec_b")}
-    wrong = {}
+    wrong = {}  # stack -> (count, where it goes wrong)
     for frames, count in stacks:
-        ok = len(frames) >= 2 and frames[0] == head[0] and frames[1].startswith("drive (")
-        if len(frames) > 2 and frames[1] != head[1]:
-            ok = False  # drive calls rec_a from one line only
+        bad = None
+        if len(frames) < 2 or frames[0] != head[0] or not frames[1].startswith("drive ("):
+            bad = "not <module>;drive at the root"
+        elif len(frames) > 2 and frames[1] != head[1]:
+            bad = f"drive at {frames[1]}"  # drive calls rec_a from one line only
         for i, fr in enumerate(frames[2:]):
             func = "rec_a" if i % 2 == 0 else "rec_b"
+            if bad:
+                break
             if not fr.startswith(func + " ("):
-                ok = False  # not an alternation: frames of two moments mixed
+                bad = f"frame {2 + i} is {fr}, not {func}"  # frames of two moments mixed
             elif 2 + i < len(frames) - 1 and fr != call[func]:
-                ok = False  # a caller not on its call line
-        if not ok:
-            wrong[";".join(frames)] = count
-    total = sum(c for _, c in stacks)
+                bad = f"caller {2 + i} of {len(frames)} at {fr}"  # not on its call line
+        if bad:
+            wrong[";".join(frames)] = (count, bad)
+    kept = sum(c for _, c in stacks)
     deep = sum(c for f, c in stacks if len(f) > 60)
-    if total < 150 or deep == 0:  # heap frames: ~200 reads a sample at depth 200
-        raise Starved(f"{total} samples, {deep} deeper than 60 frames: not sampling the churn")
-    n_wrong = sum(wrong.values())
-    if n_wrong > MIXED_MAX * total:
-        k = max(wrong, key=wrong.get)
-        raise Fail(f"{len(wrong)} stacks ({n_wrong} of {total} samples) are not an exact "
-                   f"rec_a/rec_b chain, e.g. x{wrong[k]} {k[:150]} ... {k[-150:]}")
-    torn, bad = summary_counts(r.err, "recursion")
-    return f"{total} samples ({deep} deeper than 60 frames), {torn} torn, {bad} unreadable, " \
-           f"{n_wrong} mixing two moments"
+    m = re.search(r"([0-9]+) samples in .*?([0-9]+) thread stacks, ([0-9]+) idle left out; "
+                  r"([0-9]+) torn, ([0-9]+) unreadable", r.err)
+    if not m:
+        raise Fail(f"no summary with torn/unreadable counts: {r.err[-300:]}")
+    samples, thread_stacks, idle, torn, bad = map(int, m.groups())
+    # One Python thread: every sample is a stack written, or counted as torn or unreadable.
+    if thread_stacks != kept or kept + idle + torn + bad != samples:
+        raise Fail(f"counts do not add up: {kept} stacks in the output, summary: {m.group(0)}")
+    if keep_min is not None and (kept < keep_min * samples or kept < 150 or deep == 0):
+        raise Starved(f"{kept} of {samples} samples kept ({deep} deeper than 60 frames), want "
+                      f">= {keep_min:.0%} and >= 150 with some deeper than 60: {m.group(0)}")
+    n_wrong = sum(c for c, _ in wrong.values())
+    if n_wrong:
+        k = max(wrong, key=lambda x: wrong[x][0])
+        raise Fail(f"{len(wrong)} stacks ({n_wrong} of {kept} samples) are not an exact "
+                   f"rec_a/rec_b chain; x{wrong[k][0]} {wrong[k][1]}: {k[:100]} ... {k[-150:]}")
+    return f"{kept} of {samples} samples kept ({deep} deeper than 60 frames), {torn} torn, " \
+           f"{bad} unreadable, {n_wrong} mixing two moments"
 
 
 def read_counter(path):
@@ -964,7 +987,9 @@ PER_PYTHON = [
     ("exec-non-python", t_exec_non_python),
     ("exec-python", t_exec_python),
     ("thread-churn-1000", t_thread_churn),
-    ("recursion-churn", t_recursion_churn),
+    ("recursion-churn-fast", lambda py: t_recursion_churn(py, "fast")),
+    ("recursion-churn-paced", lambda py: t_recursion_churn(py, "paced")),
+    ("recursion-churn-native", lambda py: t_recursion_churn(py, "native")),
     ("sigkill-record", t_sigkill),
     ("sigkill-record-native", t_sigkill_native),
     ("attach-detach-100", t_attach_100),
