@@ -169,6 +169,7 @@ struct walker {
     uint64_t ips[UNWIND_MAX_DEPTH];
     uint32_t merged[WALK_MAX_DEPTH + 1 + UNWIND_MAX_DEPTH];
     uint8_t *chunk_buf;
+    uint8_t *recheck_buf;           /* 3.11+: WALK_CHUNK_GUESS bytes, the current chunk re-read */
     size_t chunk_cap;
     struct chunk_copy chunks[WALK_MAX_CHUNKS];
     size_t n_chunks;
@@ -900,16 +901,34 @@ static int recheck_chain(struct walker *w, size_t n, bool top, const struct mem_
                          size_t n_extra)
 {
     const struct py_offsets *o = w->off;
-    struct mem_range rr[PREDICT_DEPTH + 2];
+    const uint32_t need = o->frame_read_size;
+    const struct chunk_copy *c0 = NULL;
+    struct mem_range rr[PREDICT_DEPTH + 3];
+    const uint8_t *src[PREDICT_DEPTH];
     size_t k = n < PREDICT_DEPTH ? n : PREDICT_DEPTH, first = top ? 0 : 1, n_ok = 0, m = 0;
     int r;
 
     if (k <= first && !n_extra)
         return WALK_OK;
-    for (size_t i = first; i < k; i++)
-        rr[m++] = (struct mem_range){ .addr = w->walked_addr[i],
-                                      .buf = w->pf_buf + i * o->frame_read_size,
-                                      .len = o->frame_read_size };
+    /*
+     * 3.11+: the frames of the current chunk come back in one range (an iovec per frame costs
+     * more than the bytes); frames elsewhere (older chunks, generators) in one range each.
+     */
+    if (o->frames == PY_FRAMES_CHUNKED && w->n_chunks && w->chunks[0].len <= WALK_CHUNK_GUESS) {
+        c0 = &w->chunks[0];
+        rr[m++] = (struct mem_range){ .addr = c0->remote, .buf = w->recheck_buf, .len = c0->len };
+    }
+    for (size_t i = first; i < k; i++) {
+        uint64_t a = w->walked_addr[i];
+
+        if (c0 && a >= c0->remote + o->chunk_data && a + need <= c0->remote + c0->len &&
+            a + need > a) {
+            src[i] = w->recheck_buf + (a - c0->remote);
+            continue;
+        }
+        src[i] = w->pf_buf + i * need;
+        rr[m++] = (struct mem_range){ .addr = a, .buf = w->pf_buf + i * need, .len = need };
+    }
     for (size_t i = 0; i < n_extra && i < 2; i++)
         rr[m++] = extra[i];
     r = mem_readv_prefix(w->mem, rr, m, &n_ok);
@@ -918,7 +937,7 @@ static int recheck_chain(struct walker *w, size_t n, bool top, const struct mem_
     if (n_ok < m)
         return WALK_TORN;
     for (size_t i = first; i < k; i++) {
-        const uint8_t *fb = w->pf_buf + i * o->frame_read_size;
+        const uint8_t *fb = src[i];
         uint64_t code = get_u64(fb, o->frame_code);
 
         if (o->frames == PY_FRAMES_HEAP && !frame_alive(fb))
@@ -1671,9 +1690,11 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
         r = pp_err_origin(-ENOMEM);
         goto out;
     }
-    if (w->chunk_cap)
+    if (w->chunk_cap) {
         w->chunk_buf = malloc(w->chunk_cap);
-    if (!w->codes || (w->chunk_cap && !w->chunk_buf)) {
+        w->recheck_buf = malloc(WALK_CHUNK_GUESS);
+    }
+    if (!w->codes || (w->chunk_cap && (!w->chunk_buf || !w->recheck_buf))) {
         r = pp_err_origin(-ENOMEM);
         goto out;
     }
@@ -1692,6 +1713,7 @@ struct walker *walker_free(struct walker *w)
         clear_caches(w);
     free(w->codes);
     free(w->chunk_buf);
+    free(w->recheck_buf);
     free(w->predict);
     free(w->pf_buf);
     pp_u64map_free(w->frame_cache);
