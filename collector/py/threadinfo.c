@@ -9,12 +9,12 @@
 #include "pyprof/err.h"
 #include "py/pystr.h"
 #include "py/threadinfo.h"
+#include "sys/pthreadtid.h"
 
 #define DICT_MAX_ENTRIES (1u << 16) /* entries of any dict read (sys.modules has ~10^3) */
 #define DICT_MAX_LOG2 20            /* hash table slots, log2 */
 #define TYPE_NAME_READ 16           /* bytes of tp_name compared ("module" is the longest) */
 #define DICTOFFSET_MAX 4096         /* a plausible tp_dictoffset */
-#define PTHREAD_SCAN 4096           /* bytes of glibc's struct pthread searched for the tid */
 #define TYPE_CACHE 8                /* thread classes remembered per call */
 
 /* The entry layouts, unchanged from 3.6 to 3.13 (checked by the copies in cpython/v3_X.h). */
@@ -624,44 +624,15 @@ const char *threadinfo_name_of(const struct threadinfo_names *t, uint64_t ident)
     return NULL;
 }
 
-/* The PID as the target's own PID namespace numbers it (last NSpid field). */
-static pid_t namespace_pid(pid_t pid)
-{
-    char path[64], line[256];
-    pid_t ns = pid;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "re");
-    if (!f)
-        return pid;
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "NSpid:", 6)) {
-            char *p = line + 6, *end;
-
-            for (;;) {
-                long val = strtol(p, &end, 10);
-
-                if (end == p)
-                    break;
-                ns = (pid_t)val;
-                p = end;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    return ns;
-}
-
 /*
  * <= 3.10: the kernel tid of each thread from glibc's struct pthread (thread_id is its address).
  * The tid sits at a fixed offset: the one where the main thread's struct holds the PID.
  */
 static int pthread_tids(struct ctx *c, pid_t pid, struct threadinfo_thread *t, size_t n)
 {
-    int32_t buf[PTHREAD_SCAN / 4], tid;
-    pid_t ns_pid = namespace_pid(pid);
+    uint8_t buf[PTHREADTID_SCAN];
+    int32_t tid;
+    pid_t ns_pid = pthreadtid_ns_pid(pid);
     long off = -1;
     int r;
 
@@ -671,13 +642,7 @@ static int pthread_tids(struct ctx *c, pid_t pid, struct threadinfo_thread *t, s
             return r;
         if (r)
             continue;
-        /* Skip the TCB header (self pointers, dtv): the tid lives well past it. */
-        for (size_t i = 16; i < PTHREAD_SCAN / 4; i++) {
-            if (buf[i] == ns_pid) {
-                off = (long)(i * 4);
-                break;
-            }
-        }
+        off = pthreadtid_offset(buf, sizeof(buf), ns_pid);
     }
     for (size_t k = 0; off >= 0 && k < n; k++) {
         r = rd(c, t[k].ident + (uint64_t)off, &tid, sizeof(tid));

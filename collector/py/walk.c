@@ -18,6 +18,7 @@
 #include "py/pystr.h"
 #include "py/threadinfo.h"
 #include "py/walk.h"
+#include "sys/pthreadtid.h"
 #include "sys/tracer.h"
 #include "sys/unwind.h"
 
@@ -44,7 +45,6 @@
 #define FRAME_CACHE_MAX 65536
 #define STR_CACHE_MAX 32768
 #define THREAD_CACHE_MAX 8192
-#define PTHREAD_SCAN 4096 /* bytes of struct pthread searched for the kernel tid (<= 3.10) */
 #define FRAME_REFCNT_MAX (1ull << 32) /* above: not a reference count (a freed frame) */
 #define WALK_DEAD_TOP_MAX 8 /* <= 3.10: returned frames skipped above the live stack */
 #define FRAME_BUF 512     /* largest frame_read_size / tstate_read_size accepted */
@@ -455,36 +455,6 @@ static int thread_running(struct walker *w, uint64_t tid)
     return p[2] == 'R';
 }
 
-/* The PID as the target's own PID namespace numbers it (last NSpid field), for the tid scan. */
-static pid_t namespace_pid(pid_t pid)
-{
-    char path[64], line[256];
-    pid_t ns = pid;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "re");
-    if (!f)
-        return pid;
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "NSpid:", 6)) {
-            char *p = line + 6, *end;
-
-            for (;;) {
-                long v = strtol(p, &end, 10);
-
-                if (end == p)
-                    break;
-                ns = (pid_t)v;
-                p = end;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    return ns;
-}
-
 /*
  * <= 3.10 keeps only the pthread_t of a thread. glibc's struct pthread holds the kernel tid at a
  * fixed offset: find it once, as the offset of the PID inside the main thread's struct pthread
@@ -492,7 +462,7 @@ static pid_t namespace_pid(pid_t pid)
  */
 static int pthread_tid(struct walker *w, uint64_t pthread, uint64_t *out)
 {
-    int32_t buf[PTHREAD_SCAN / 4];
+    uint8_t buf[PTHREADTID_SCAN];
     int32_t tid;
     int r;
 
@@ -500,13 +470,7 @@ static int pthread_tid(struct walker *w, uint64_t pthread, uint64_t *out)
         r = mem_read(w->mem, pthread, buf, sizeof(buf));
         if (r)
             return mem_fail(r);
-        /* Skip the TCB header (self pointers, dtv): the tid lives well past it. */
-        for (size_t i = 16; i < PTHREAD_SCAN / 4; i++) {
-            if (buf[i] == w->ns_pid) {
-                w->tid_offset = (long)(i * 4);
-                break;
-            }
-        }
+        w->tid_offset = pthreadtid_offset(buf, sizeof(buf), w->ns_pid);
         if (w->tid_offset < 0)
             return WALK_BAD; /* not the main thread: try again with the next one */
     }
@@ -1664,7 +1628,7 @@ int walker_new(struct walker **out, struct mem *m, const struct py_runtime *rt,
             w->snap_len = hi - lo;
         }
     }
-    w->ns_pid = namespace_pid(pid);
+    w->ns_pid = pthreadtid_ns_pid(pid);
     w->chunk_cap = rt->off.frames == PY_FRAMES_CHUNKED ? 8u << 20 : 0;
     r = pp_u64map_new(&w->frame_cache, FRAME_CACHE_MAX);
     if (!r)
