@@ -8,10 +8,41 @@ newest pyenv CPython of each minor 3.8-3.13 (each one missing is reported as SKI
 """
 import os
 import re
+import signal
 import subprocess
 import time
 
 results = {"passed": 0, "failed": 0, "skipped": 0}
+ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", LC_ALL="C.UTF-8")
+
+
+class Target:
+    """A target process (@argv, environment ENV) in its own session, ready once it has printed
+    its first line (kept in self.line); it and its whole session are SIGKILLed on close. A target
+    that exits before that line raises @error."""
+
+    def __init__(self, argv, error=RuntimeError):
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                  env=ENV, start_new_session=True)
+        self.pid = self.p.pid
+        self.line = self.p.stdout.readline()
+        if not self.line:
+            self.close()
+            raise error("target exited before it was ready")
+
+    def close(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.p.wait()
+        self.p.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
 
 
 def report(status, name, detail=""):

@@ -26,7 +26,8 @@ import sys
 import tempfile
 import time
 
-from ftest import finish, pythons, report
+import ftest
+from ftest import ENV, finish, pythons, report
 
 LONG = "long-" + "é" * 200  # 405 bytes of UTF-8: cut to 256 bytes at a character boundary
 
@@ -80,7 +81,6 @@ while True:
     x += 1
 '''
 
-ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", LC_ALL="C.UTF-8")
 for _k in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):
     ENV.pop(_k, None)
 
@@ -100,31 +100,8 @@ def check(name, fn):
         report("PASS", name, detail or "")
 
 
-class Target:
-    """A target script under one interpreter, in its own session; killed on exit."""
-
-    def __init__(self, python, path, flags=()):
-        self.p = subprocess.Popen([python] + list(flags) + [path], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                  env=ENV, start_new_session=True)
-        self.pid = self.p.pid
-        self.line = self.p.stdout.readline()
-        if not self.line:
-            self.close()
-            raise Fail("target exited before it was ready")
-
-    def close(self):
-        try:
-            os.killpg(self.p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.p.wait()
-        self.p.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
+def Target(python, path, flags=()):
+    return ftest.Target([python] + list(flags) + [path], error=Fail)
 
 
 def dump(pyprof, pid, json_out):

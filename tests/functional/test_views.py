@@ -20,6 +20,9 @@ import sys
 import tempfile
 import time
 
+import ftest
+from ftest import ENV
+
 TARGET = r'''import os, sys, threading, time
 tids = {}
 def sleeper():
@@ -47,7 +50,6 @@ if __name__ == "__main__":
 PYPROF = None
 TMP = None
 RESULTS = {"passed": 0, "failed": 0, "skipped": 0}
-ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", LC_ALL="C.UTF-8")
 for _k in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):
     ENV.pop(_k, None)
 
@@ -72,35 +74,16 @@ def lines_of_markers(src):
 LINES = lines_of_markers(TARGET)
 
 
-class Target:
-    """The target under one interpreter, in its own session; killed on exit."""
+class Target(ftest.Target):
+    """The target under one interpreter; its first line gives its threads' ids."""
 
     def __init__(self, python):
         self.path = os.path.join(TMP, "views_target.py")
         with open(self.path, "w") as f:
             f.write(TARGET)
-        self.p = subprocess.Popen([python, self.path], stdout=subprocess.PIPE,
-                                  stdin=subprocess.DEVNULL, env=ENV, start_new_session=True)
-        line = self.p.stdout.readline()
-        if not line:
-            raise Fail("target exited before it was ready")
-        self.tids = json.loads(line)
-        self.pid = self.p.pid
+        super().__init__([python, self.path], error=Fail)
+        self.tids = json.loads(self.line)
         time.sleep(0.1)  # let the main thread reach the spin line
-
-    def close(self):
-        try:
-            os.killpg(self.p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.p.wait()
-        self.p.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
 
 def run(argv, timeout=20):
