@@ -963,6 +963,13 @@ static void print_summary(struct recording *rc)
                 " signals passed on\n",
                 st->native, st->native_failed, rc->native_stats.stops, rc->native_stats.timeouts,
                 rc->native_stats.signals);
+    /* Torn samples are dropped, so code whose stack changes fastest is under-counted: say so. */
+    if (!rc->cfg->native && st->torn * 10 > st->stacks + st->torn + st->bad)
+        fprintf(rc->err,
+                "pyprof: note: %.0f%% of thread samples were torn (the stack changed while it "
+                "was read) and left out, so the fastest-changing code is under-counted; "
+                "-n/--native stops each thread while it is read (the target runs slower)\n",
+                100.0 * (double)st->torn / (double)(st->stacks + st->torn + st->bad));
     if (rc->out_path)
         fprintf(rc->err, "pyprof: wrote %s (%s)\n", rc->out_path, pp_format_name(rc->format));
 }

@@ -752,6 +752,12 @@ def recursion_churn(py, mode, secs=1):
     if keep_min is not None and (kept < keep_min * samples or kept < 150 or deep == 0):
         raise Starved(f"{kept} of {samples} samples kept ({deep} deeper than 60 frames), want "
                       f">= {keep_min:.0%} and >= 150 with some deeper than 60: {m.group(0)}")
+    # More than 10% torn: the summary says that fast code is under-counted, and what helps.
+    note = re.search(r"note: ([0-9]+)% of thread samples were torn .* -n/--native", r.err)
+    if (torn * 10 > kept + torn + bad) != bool(note) or \
+            (note and int(note.group(1)) != round(100 * torn / (kept + torn + bad))):
+        raise Fail(f"{torn} torn of {kept + torn + bad}, but the torn note is "
+                   f"{note.group(0) if note else 'missing'}: {r.err[-400:]}")
     n_wrong = sum(c for c, _ in wrong.values())
     if n_wrong:
         k = max(wrong, key=lambda x: wrong[x][0])
