@@ -92,10 +92,11 @@ do_demo() {
 
 # Run one suite script that ends with "N passed, N failed[, N skipped]"; add its counts.
 run_suite() {
-    local name=$1 log="$build/$1.log" rc=0 line s
+    local name=$1 log="$build/$1.log" rc=0 line s t0=$SECONDS
     shift
     echo "== $name"
     "$@" 2>&1 | tee "$log" || rc=$?
+    echo "== $name: $((SECONDS - t0)) s"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
     if [ -z "$line" ]; then
         echo "FAIL $name: no summary line (exit $rc)"
@@ -110,10 +111,11 @@ run_suite() {
 
 # Run one checker that prints PASS/FAIL/SKIP lines (no summary of its own); add them up.
 run_checker() {
-    local name=$1 log="$build/$1.log" rc=0 p f s
+    local name=$1 log="$build/$1.log" rc=0 p f s t0=$SECONDS
     shift
     echo "== $name"
     "$@" 2>&1 | tee "$log" || rc=$?
+    echo "== $name: $((SECONDS - t0)) s"
     p=$(grep -c '^PASS ' "$log" || true)
     f=$(grep -c '^FAIL ' "$log" || true)
     s=$(grep -c '^SKIP ' "$log" || true)
@@ -127,14 +129,15 @@ run_checker() {
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
 
-# Run one suite against the ASan+UBSan build. Any sanitizer report fails it, whatever the suite
-# made of the exit status (a process killed by the test, an expected non-zero exit): every report
-# goes to a file of its own (log_path), and each file found afterwards counts as one failure.
-run_asan_suite() {
-    local name=$1 logs f
-    shift
+# Run a suite (RUNNER run_suite) or a checker (run_checker) against the ASan+UBSan build. Any
+# sanitizer report fails it, whatever it made of the exit status (a process killed by the test, an
+# expected non-zero exit): every report goes to a file of its own (log_path), and each file found
+# afterwards counts as one failure.
+run_asan() {
+    local runner=$1 name=$2 logs f
+    shift 2
     logs=$(mktemp -d)
-    run_suite "$name" env \
+    "$runner" "$name" env \
         ASAN_OPTIONS="abort_on_error=1:halt_on_error=1:detect_leaks=1:log_path=$logs/asan" \
         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" "$@"
     for f in "$logs"/*; do
@@ -145,14 +148,17 @@ run_asan_suite() {
     done
     rm -rf "$logs"
 }
+run_asan_suite() { run_asan run_suite "$@"; }
+run_asan_checker() { run_asan run_checker "$@"; }
 
 do_test() {
-    local log="$build/meson-logs/testlog.json" p f s
+    local log="$build/meson-logs/testlog.json" p f s t0=$SECONDS
     passed=0 failed=0 skipped=0
     install_npm
     echo "== unit tests"
     rm -f "$log"
     meson test -C "$build" --suite unit --print-errorlogs || true
+    echo "== unit tests: $((SECONDS - t0)) s"
     if [ -f "$log" ]; then
         read -r p f s < <(python3 - "$log" <<'PY'
 import json, sys
@@ -195,9 +201,9 @@ PY
     # tests again in a gcc -Db_sanitize=address,undefined build (separate build dirs in /tmp).
     run_checker fuzz "$here/tools/fuzz.sh" --seconds 10 --report
     run_checker asan "$here/tools/fuzz.sh" --asan-units
-    # The suites that run our binaries, again against that ASan+UBSan build (~3.5 minutes): the
+    # The suites that run our binaries, again against that ASan+UBSan build (~4.5 minutes): the
     # functional suite with one interpreter per frame model (3.10 heap frames, 3.12 datastack
-    # chunks), the server suite, the agent suite.
+    # chunks), the formats suite, the server suite, the web page, the agent suite.
     local abin=$PYPROF_ASAN_BUILD pys="" v p
     if [ -x "$abin/collector/pyprof" ]; then
         for v in 3.10 3.12; do
@@ -218,18 +224,27 @@ PY
             echo "SKIP asan-functional: pyenv has neither 3.10 nor 3.12"
             skipped=$((skipped + 1))
         fi
+        # Every output format read back by third-party readers (record picks its own interpreter).
+        run_asan_suite asan-formats python3 "$here/tests/formats/run.py" \
+            --pyprof "$abin/collector/pyprof"
         if [ -x "$abin/server/pyprof-server" ]; then
             run_asan_suite asan-server python3 "$here/tests/server/run.py" \
                 --server "$abin/server/pyprof-server" --pyprof "$abin/collector/pyprof"
+            local asan_web_work
+            asan_web_work=$(mktemp -d)
+            run_asan_checker asan-web python3 "$here/tests/server/check_web.py" \
+                --server "$abin/server/pyprof-server" --work "$asan_web_work"
+            rm -rf "$asan_web_work"
             run_asan_suite asan-agent python3 "$here/tests/agent/run.py" \
                 --pyprof "$abin/collector/pyprof" --server "$abin/server/pyprof-server"
         else
-            echo "SKIP asan-server, asan-agent: the ASan build has no pyprof-server"
-            skipped=$((skipped + 2))
+            echo "SKIP asan-server, asan-web, asan-agent: the ASan build has no pyprof-server"
+            skipped=$((skipped + 3))
         fi
     else
-        echo "SKIP asan-functional, asan-server, asan-agent: no ASan build (see the asan checker)"
-        skipped=$((skipped + 3))
+        echo "SKIP asan-functional, asan-formats, asan-server, asan-web, asan-agent: no ASan build" \
+             "(see the asan checker)"
+        skipped=$((skipped + 5))
     fi
     # valgrind memcheck over the unit tests of the normal build: no leaks, no invalid accesses.
     run_checker valgrind "$here/tools/fuzz.sh" --valgrind-units "$build"

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Integration tests of `pyprof agent` against a fake /ingest server (and pyprof-server).
 
-Usage: python3 tests/agent/run.py --pyprof PATH [--server PATH] [-k SUBSTRING] [--keep-tmp]
+Usage: python3 tests/agent/run.py --pyprof PATH [--server PATH] [-k SUBSTRING] [--serial]
+                                  [--keep-tmp]
 
 The fake server is an http.server in this process that records every request and answers as a
-test tells it to (200, 500, 422, or never). Windows are 1-2 s here to keep the suite under three
-minutes; the logic is the same at 10 s. A window is identified by its `from`; "exactly once" means
-exactly one request answered 200 per `from` and pid.
+test tells it to (200, 500, 422, or never). Windows are 1-2 s here to keep the suite short; the
+logic is the same at 10 s. A window is identified by its `from`; "exactly once" means exactly one
+request answered 200 per `from` and pid. The outage test (60 s of it) runs in a child process
+beside the others (see BESIDE), so the suite takes about 70 s; --serial runs all in order.
 
 Each test prints `PASS name`, `FAIL name: why` or `SKIP name: why`; the last line is
 `N passed, N failed, N skipped`; the exit status is 1 if anything failed. Standard library only;
@@ -16,6 +18,7 @@ import argparse
 import gzip
 import http.server
 import os
+import random
 import re
 import shutil
 import signal
@@ -214,12 +217,33 @@ class FakeServer:
         raise Fail("timed out waiting for %s (%d requests so far)" % (what, len(self.reqs)))
 
 
+PORT_BAND = [0]  # 1 in a child running a test beside the others
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port for a server that goes away and comes back on it. It lies below the kernel's
+    ephemeral range, so while it is unbound no `bind(port 0)` (the fake servers and pyprof-server
+    of the tests running beside) and no outgoing connection is handed it; and a child running a
+    test beside the others draws from another quarter of the ports than this process."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    lo = max(lo, 2048)
+    first = lo // 2 + PORT_BAND[0] * (lo // 4)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(first, first + lo // 4)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise Fail("no free port in %d-%d" % (first, first + lo // 4 - 1))
 
 
 def folded(body):
@@ -311,8 +335,22 @@ def test_retry_after_500_and_hang():
     ag = Agent(["--server", srv.url, "--app", "demo", "--pid", str(tgt.pid), "--window", "1s",
                 "--timeout", "1s", "--retry-max", "1s"])
     try:
-        time.sleep(7)
-        st = ag.status()
+        # Until the three failed requests are answered, every window they carried has been
+        # delivered and the status counts the spooling (about 4 s; 20 s at most), then one more
+        # retry period so that a window sent twice would show.
+        st = {}
+        end = time.time() + 20
+        while time.time() < end:
+            with srv.lock:
+                reqs = list(srv.reqs)
+            bad = {r.frm for r in reqs if r.code != 200}
+            if sum(r.code != 200 for r in reqs) >= 3 and bad <= {r.frm for r in reqs
+                                                                  if r.code == 200}:
+                st = ag.status()
+                if int(st.get("spooled", 0)) >= 2 and int(st.get("resent_from_spool", 0)) >= 2:
+                    break
+            time.sleep(0.1)
+        time.sleep(1.5)
     finally:
         rc = ag.stop()
         srv.close()
@@ -480,8 +518,10 @@ def test_restart_reattached():
 def test_sigterm_partial_window():
     srv = FakeServer()
     tgt = busy_target()
-    # wait until just after a 10 s boundary, so the partial window is about 3 s long
-    time.sleep((10 - time.time() % 10) + 0.2)
+    # The ~3 s run must sit inside one 10 s window (so that the partial window is all of it):
+    # past 5 s into one, wait for the next boundary.
+    if time.time() % 10 > 5:
+        time.sleep((10 - time.time() % 10) + 0.2)
     ag = Agent(["--server", srv.url, "--app", "demo", "--pid", str(tgt.pid)])
     time.sleep(3)
     t_stop = time.time()
@@ -637,45 +677,116 @@ TESTS = [
 ]
 
 
+# Tests that mostly wait (the outage lasts 60 s): unless --serial, each runs in a child process of
+# its own (this script with --run NAME) beside the others, so that the suite takes about as long
+# as the outage rather than the sum. They share nothing with the others: own temporary directory,
+# own targets and agents, own port (see free_port). Their result lines come at the end.
+BESIDE = ["server_down_then_up"]
+
+
+def run_test(t):
+    """Run one test; print its result line; return "PASS", "FAIL" or "SKIP"."""
+    name = t.__name__[5:]
+    try:
+        t()
+        print("PASS %s" % name, flush=True)
+        return "PASS"
+    except Skip as e:
+        print("SKIP %s: %s" % (name, e), flush=True)
+        return "SKIP"
+    except Fail as e:
+        print("FAIL %s: %s" % (name, e), flush=True)
+    except Exception as e:  # noqa: BLE001
+        print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
+    finally:
+        kill_all()
+    return "FAIL"
+
+
+def start_beside(name, keep_tmp):
+    out = tempfile.TemporaryFile(mode="w+")
+    argv = [PY, os.path.abspath(__file__), "--pyprof", PYPROF, "--server", SERVER_BIN,
+            "--run", name] + (["--keep-tmp"] if keep_tmp else [])
+    return name, subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=subprocess.STDOUT, env=ENV), out
+
+
+def finish_beside(name, p, out, timeout):
+    """Wait for a child of start_beside; print its lines; return their statuses."""
+    try:
+        p.wait(timeout=timeout)
+        why = "exit %d without a result line" % p.returncode
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGINT)  # its finally kills the targets and agents it started
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        why = "did not finish within %.0f s" % timeout
+    out.seek(0)
+    res = []
+    for line in out.read().splitlines():
+        if re.match(r"\d+ passed, \d+ failed", line):
+            continue
+        print(line, flush=True)
+        if line.startswith(("PASS ", "FAIL ", "SKIP ")):
+            res.append(line[:4])
+    out.close()
+    if not res:
+        print("FAIL %s: %s" % (name, why), flush=True)
+        res.append("FAIL")
+    return res
+
+
 def main():
     global PYPROF, SERVER_BIN, TMP
     ap = argparse.ArgumentParser()
     ap.add_argument("--pyprof", required=True)
     ap.add_argument("--server", help="pyprof-server binary (default: next to pyprof's build)")
     ap.add_argument("-k", default="")
+    ap.add_argument("--serial", action="store_true",
+                    help="run every test in this process, one after the other")
+    ap.add_argument("--run", help=argparse.SUPPRESS)  # the one test (exact name) a child runs
     ap.add_argument("--keep-tmp", action="store_true")
     args = ap.parse_args()
     PYPROF = os.path.abspath(args.pyprof)
     SERVER_BIN = args.server or os.path.join(os.path.dirname(os.path.dirname(PYPROF)), "server",
                                              "pyprof-server")
+    SERVER_BIN = os.path.abspath(SERVER_BIN)
+    if args.run:
+        tests = [t for t in TESTS if t.__name__[5:] == args.run]
+        PORT_BAND[0] = 1
+    else:
+        tests = [t for t in TESTS if args.k in t.__name__[5:]]
+    beside = []
+    if not args.serial and not args.run and len(tests) > 1:
+        beside = [t for t in tests if t.__name__[5:] in BESIDE]
+        tests = [t for t in tests if t not in beside]
     TMP = tempfile.mkdtemp(prefix="pyprof-agent-tests-")
-    passed = failed = skipped = 0
+    results = []
+    children = []
     try:
-        for t in TESTS:
-            name = t.__name__[5:]
-            if args.k not in name:
-                continue
-            try:
-                t()
-                print("PASS %s" % name, flush=True)
-                passed += 1
-            except Skip as e:
-                print("SKIP %s: %s" % (name, e), flush=True)
-                skipped += 1
-            except Fail as e:
-                print("FAIL %s: %s" % (name, e), flush=True)
-                failed += 1
-            except Exception as e:  # noqa: BLE001
-                print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
-                failed += 1
-            finally:
-                kill_all()
+        children = [start_beside(t.__name__[5:], args.keep_tmp) for t in beside]
+        for t in tests:
+            results.append(run_test(t))
+        for c in children:
+            results += finish_beside(*c, timeout=300)
+        children = []
     finally:
+        for _, p, out in children:  # interrupted: stop them too
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            out.close()
         kill_all()
         if args.keep_tmp:
             print("kept %s" % TMP)
         else:
             shutil.rmtree(TMP, ignore_errors=True)
+    passed, failed, skipped = (results.count(k) for k in ("PASS", "FAIL", "SKIP"))
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 
