@@ -213,13 +213,17 @@ PY
             PYPROF_TEST_PYTHONS=$pys run_asan_suite asan-functional \
                 python3 "$here/tests/functional/run.py" --pyprof "$abin/collector/pyprof"
             # The other collector suites, on the newest of those (the chunked frame model): dump,
-            # top, -s, thread names and the GIL, native stacks, faults. views picks its own three.
+            # top, -s, thread names and the GIL, native stacks. views picks its own three.
             local s newest=""
             for p in $pys; do newest=$p; done
-            for s in views subprocesses threads gil native faults; do
+            for s in views subprocesses threads gil native; do
                 PYPROF_TEST_PYTHONS=$newest run_asan_suite "asan-$s" \
                     python3 "$here/tests/functional/test_$s.py" --pyprof "$abin/collector/pyprof"
             done
+            # Faults on both frame models (torn walks differ most between them), and exec-python
+            # needs a second version to exec into.
+            PYPROF_TEST_PYTHONS=$pys run_asan_suite asan-faults \
+                python3 "$here/tests/functional/test_faults.py" --pyprof "$abin/collector/pyprof"
         else
             echo "SKIP asan-functional: pyenv has neither 3.10 nor 3.12"
             skipped=$((skipped + 1))
