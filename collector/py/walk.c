@@ -886,24 +886,41 @@ static int recheck_chain(struct walker *w, size_t n)
     return WALK_OK;
 }
 
+/* 3.11+: the index of the copied chunk that holds the frame at @addr, or -1. */
+static long chunk_of(const struct walker *w, uint64_t addr)
+{
+    for (size_t j = 0; j < w->n_chunks; j++) {
+        const struct chunk_copy *c = &w->chunks[j];
+        uint64_t size = get_u64(w->chunk_buf + c->local, w->off->chunk_size); /* checked */
+
+        if (addr >= c->remote + w->off->chunk_data && addr < c->remote + size)
+            return (long)j;
+    }
+    return -1;
+}
+
 /*
  * 3.11+: the index of the first frame of the walk (innermost first) still on the stack, now that
- * the thread's top frame is @now in the same chunk as when it was copied: frames above @now
- * returned (their bytes stay behind when the stack shrinks). -1 if there is none, or a frame
- * outside that chunk (a generator's) comes first, whose liveness its address cannot tell.
+ * the thread's top frame is @now and its current chunk @chunk. Frames above @now returned (their
+ * bytes stay behind when the stack shrinks), and so did every frame of a chunk copied before
+ * @chunk (newer: the stack left it). -1 if @chunk was not copied (a new chunk: the stack may
+ * have shrunk first), or a frame outside the copied chunks (a generator's) comes first, whose
+ * liveness its address cannot tell.
  */
-static long chunk_live_from(const struct walker *w, uint64_t now, size_t n)
+static long chunk_live_from(const struct walker *w, uint64_t chunk, uint64_t now, size_t n)
 {
-    const struct chunk_copy *c0 = &w->chunks[0];
-    uint64_t size = get_u64(w->chunk_buf + c0->local, w->off->chunk_size); /* checked on copy */
-    size_t k = n < PREDICT_DEPTH ? n : PREDICT_DEPTH;
+    size_t k = n < PREDICT_DEPTH ? n : PREDICT_DEPTH, cur = 0;
 
+    while (cur < w->n_chunks && w->chunks[cur].remote != chunk)
+        cur++;
+    if (cur == w->n_chunks)
+        return -1;
     for (size_t i = 0; i < k; i++) {
-        uint64_t a = w->walked_addr[i];
+        long j = chunk_of(w, w->walked_addr[i]);
 
-        if (a < c0->remote || a >= c0->remote + size)
+        if (j < 0)
             return -1;
-        if (a <= now)
+        if ((size_t)j > cur || ((size_t)j == cur && w->walked_addr[i] <= now))
             return (long)i;
     }
     return -1;
@@ -1096,12 +1113,13 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
      * 3.11+: the thread's top frame and current chunk are re-read after the walk (one batch).
      * Frames above the current top returned while we read: their bytes stay behind when the
      * stack shrinks, so the walk from the old top went through dead frames. Only the part at
-     * and below the current top is kept; a moved cframe or chunk tears the walk. The frames
-     * kept are not compared with a second read: a stack that changes between the copy and such
-     * a read (ordinary code calling small functions) is far more common than a copy that mixes
-     * two moments, and dropping those samples would under-count that code (measured: 14-27%
-     * of samples of a 33-frame fib target torn, against 0; stacks mixing two moments: 0.1-3.5%
-     * of the samples of a recursion that changes every ~0.1 us, 0-0.4% when its leaves spin).
+     * and below the current top is kept (also after the stack went back to an older chunk); a
+     * moved cframe or a chunk not copied tears the walk. The frames kept are not compared with
+     * a second read: a stack that changes between the copy and such a read (ordinary code
+     * calling small functions) is far more common than a copy that mixes two moments, and
+     * dropping those samples would under-count that code (measured: 14-27% of the samples of
+     * a 33-frame fib target torn, against 0; stacks mixing two moments: 0-4.5% of the samples
+     * of a recursion that changes every ~0.1 us, 0-0.4% when its leaves spin).
      */
     if (o->frames == PY_FRAMES_CHUNKED) {
         uint64_t now = 0, chunk = 0;
@@ -1124,9 +1142,7 @@ static int walk_once(struct walker *w, uint64_t tstate, const uint8_t *ts, uint6
             return WALK_TORN; /* it entered or left an eval loop (C-stack frame) */
         if (now == top)
             return WALK_OK;
-        if (!w->n_chunks || chunk != w->chunks[0].remote)
-            return WALK_TORN;
-        k = chunk_live_from(w, now, *n);
+        k = chunk_live_from(w, chunk, now, *n);
         if (k < 0)
             return WALK_TORN;
         drop_innermost(w, (size_t)k, n);

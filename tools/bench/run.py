@@ -733,6 +733,9 @@ def report(args, mach, interps, rate, slow, cg, base, elapsed, png):
 
 
 def main():
+    # SIGTERM (pkill, a CI timeout) unwinds like ^C, so the finally blocks reap the targets and
+    # the busy-setting burners instead of leaving them spinning.
+    signal.signal(signal.SIGTERM, lambda signo, _frame: sys.exit(128 + signo))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--pyprof", default=os.path.join(ROOT, "build", "collector", "pyprof"))
